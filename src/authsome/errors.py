@@ -1,0 +1,78 @@
+"""The error hierarchy: every user-facing failure maps to one exit code and one wire code.
+
+Kept import-free: the helper's hot path loads it on every call.
+"""
+
+from __future__ import annotations
+
+
+class AuthsomeError(Exception):
+    """Base for errors we expect and report in one line (never a traceback)."""
+
+    exit_code = 1
+    code = "internal"
+
+
+class UsageError(AuthsomeError):
+    """Bad arguments or malformed input."""
+
+    exit_code = 2
+    code = "bad_request"
+
+
+class NotFound(AuthsomeError):
+    """No such connection (or stored entry)."""
+
+    exit_code = 3
+    code = "not_found"
+
+
+class UnknownProvider(AuthsomeError):
+    exit_code = 4
+    code = "unknown_provider"
+
+
+class ReauthRequired(AuthsomeError):
+    """The credential cannot be used any more: expired and refresh failed, or revoked."""
+
+    exit_code = 5
+    code = "reauth_required"
+
+
+class VaultUnavailable(AuthsomeError):
+    """No key, a locked keyring, or a vault we cannot open."""
+
+    exit_code = 6
+    code = "vault_unavailable"
+
+
+class TimedOut(AuthsomeError):
+    """A flow timed out or was cancelled."""
+
+    exit_code = 7
+    code = "timeout"
+
+
+class ProviderError(AuthsomeError):
+    """A provider definition breaks the schema. Carries the file and the field at fault."""
+
+    exit_code = 2
+    code = "bad_request"
+
+    def __init__(self, message: str, path: str | None = None, field: str | None = None):
+        self.path = path
+        self.field = field
+        where = f"{path}: " if path else ""
+        at = f"field '{field}': " if field else ""
+        super().__init__(f"{where}{at}{message}")
+
+
+class OAuthError(AuthsomeError):
+    """The authorization server refused or failed a request (RFC 6749 error codes)."""
+
+    exit_code = 1
+    code = "internal"
+
+    def __init__(self, message: str, error: str | None = None):
+        self.error = error
+        super().__init__(message)

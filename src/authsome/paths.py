@@ -1,0 +1,48 @@
+"""Where authsome keeps its files, and the permissions it keeps them at.
+
+Import-light: used on the helper's hot path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def home() -> str:
+    """The authsome home: $AUTHSOME_HOME, else ~/.authsome (absolute, not created)."""
+    path = os.environ.get("AUTHSOME_HOME") or os.path.join(os.path.expanduser("~"), ".authsome")
+    return os.path.abspath(path)
+
+
+def ensure_dir(path: str) -> str:
+    """Create `path` (and parents) at 0700; tighten it if it exists looser."""
+    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    st = os.stat(path)
+    if stat.S_IMODE(st.st_mode) != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+    return path
+
+
+def ensure_home() -> str:
+    return ensure_dir(home())
+
+
+def providers_dir(base: str | None = None) -> str:
+    return os.path.join(base or home(), "providers")
+
+
+def vault_dir(base: str | None = None) -> str:
+    return os.path.join(base or home(), "vault")
+
+
+def audit_log_path(base: str | None = None) -> str:
+    return os.path.join(base or home(), "audit.log")
+
+
+def open_private(path: str, flags: int) -> int:
+    """os.open with 0600 and O_NOFOLLOW so a planted symlink cannot redirect a write."""
+    return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), FILE_MODE)

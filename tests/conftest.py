@@ -1,0 +1,55 @@
+"""Shared fixtures: a private authsome home per test, with a vault key from the environment.
+
+Tests that exercise the real Secret Service use the `keyring` marker and the
+`keyring_home` fixture instead (CI runs the suite under dbus-run-session with an
+unlocked gnome-keyring).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """Absolute path of one of our console scripts in the running venv."""
+    path = BIN / name
+    return str(path) if path.exists() else shutil.which(name) or name
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh AUTHSOME_HOME with a random vault key in AUTHSOME_MASTER_KEY."""
+    h = tmp_path / "authsome-home"
+    monkeypatch.setenv("AUTHSOME_HOME", str(h))
+    monkeypatch.setenv("AUTHSOME_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.delenv("AUTHSOME_PASSPHRASE", raising=False)
+    monkeypatch.delenv("AUTHSOME_VAULT_URL", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return h
+
+
+def run_tool(name: str, *args: str, input: str | bytes | None = None, env=None, timeout=60):
+    """Run one of our console scripts as a real process; returns CompletedProcess (text)."""
+    text = not isinstance(input, bytes)
+    return subprocess.run(
+        [tool(name), *args],
+        input=input,
+        capture_output=True,
+        text=text,
+        env=env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def run():
+    return run_tool
