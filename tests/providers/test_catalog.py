@@ -1,0 +1,252 @@
+"""Checks on the bundled provider catalog, read as plain JSON (no loader needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+import authsome
+
+BUNDLED = Path(authsome.__file__).parent / "providers" / "bundled"
+FILES = sorted(BUNDLED.glob("*.json"))
+
+SPEC_KEYS = {
+    "schema_version",
+    "name",
+    "display_name",
+    "description",
+    "auth_type",
+    "flow",
+    "api_url",
+    "oauth",
+    "api_key",
+    "env",
+    "git_hosts",
+    "docs_url",
+}
+OAUTH_KEYS = {
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "device_authorization_url",
+    "registration_url",
+    "metadata_url",
+    "scopes",
+    "pkce",
+    "supports_device_code",
+    "supports_dcr",
+    "client_auth",
+    "authorization_params",
+}
+API_KEY_KEYS = {"header_name", "header_prefix", "key_pattern", "env_var"}
+URL_FIELDS = sorted(
+    OAUTH_KEYS
+    - {
+        "scopes",
+        "pkce",
+        "supports_device_code",
+        "supports_dcr",
+        "client_auth",
+        "authorization_params",
+    }
+)
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ENV_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+HOST_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$")
+HEADER_RE = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+ALL = {p.stem: _load(p) for p in FILES}
+
+
+def _fill(value: str) -> str:
+    """Replace {placeholder}s with a plausible host label so the URL can be parsed."""
+    return PLACEHOLDER_RE.sub("example", value)
+
+
+def _placeholders(defn: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for entry in defn["api_url"]:
+        found |= set(PLACEHOLDER_RE.findall(entry))
+    if defn["oauth"]:
+        for field in URL_FIELDS:
+            if defn["oauth"][field]:
+                found |= set(PLACEHOLDER_RE.findall(defn["oauth"][field]))
+    for host in defn["git_hosts"]:
+        found |= set(PLACEHOLDER_RE.findall(host["host"]))
+    return found
+
+
+def _is_https(url: str) -> bool:
+    parts = urlsplit(_fill(url))
+    return parts.scheme == "https" and bool(parts.hostname) and " " not in url
+
+
+def test_catalog_size() -> None:
+    assert len(FILES) >= 100
+
+
+def test_names_unique_and_match_filename() -> None:
+    names = [d["name"] for d in ALL.values()]
+    assert len(names) == len(set(names))
+    for stem, defn in ALL.items():
+        assert defn["name"] == stem
+        assert NAME_RE.match(stem), stem
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_definition_shape(name: str) -> None:
+    defn = ALL[name]
+    assert set(defn) >= SPEC_KEYS, SPEC_KEYS - set(defn)
+    assert defn["schema_version"] == 1
+    assert isinstance(defn["display_name"], str) and defn["display_name"]
+    assert isinstance(defn["description"], str) and defn["description"]
+    assert _is_https(defn["docs_url"]) and "{" not in defn["docs_url"]
+    assert isinstance(defn["api_url"], list) and defn["api_url"]
+
+    if defn["auth_type"] == "api_key":
+        assert defn["flow"] == "api_key"
+        assert defn["oauth"] is None
+        key = defn["api_key"]
+        assert set(key) == API_KEY_KEYS
+        assert HEADER_RE.match(key["header_name"])
+        assert key["header_prefix"] is None or (
+            isinstance(key["header_prefix"], str) and key["header_prefix"].strip()
+        )
+        if key["key_pattern"] is not None:
+            re.compile(key["key_pattern"])
+        assert ENV_RE.match(key["env_var"])
+        assert defn["env"] == {"api_key": key["env_var"]}
+    else:
+        assert defn["auth_type"] == "oauth2"
+        assert defn["flow"] in {"pkce", "device_code", "dcr_pkce"}
+        assert defn["api_key"] is None
+        oauth = defn["oauth"]
+        assert set(oauth) == OAUTH_KEYS
+        for field in URL_FIELDS:
+            if oauth[field] is not None:
+                assert _is_https(oauth[field]), (field, oauth[field])
+        assert oauth["client_auth"] in {"body", "basic"}
+        assert isinstance(oauth["scopes"], list)
+        assert all(isinstance(s, str) and s and " " not in s for s in oauth["scopes"])
+        assert all(isinstance(v, str) for v in oauth["authorization_params"].values())
+        assert oauth["supports_device_code"] == (oauth["device_authorization_url"] is not None)
+        if defn["flow"] == "device_code":
+            assert oauth["supports_device_code"]
+        if defn["flow"] == "dcr_pkce":
+            assert oauth["supports_dcr"] and oauth["pkce"]
+            assert oauth["registration_url"] or oauth["metadata_url"]
+        if defn["flow"] in {"pkce", "dcr_pkce"}:
+            # Discovery via metadata_url may supply the endpoints for DCR providers.
+            assert (oauth["authorization_url"] and oauth["token_url"]) or oauth["metadata_url"]
+        assert set(defn["env"]) <= {"access_token", "refresh_token"}
+        assert "access_token" in defn["env"]
+
+    for var in defn["env"].values():
+        assert ENV_RE.match(var), var
+    for host in defn["git_hosts"]:
+        assert set(host) == {"host", "username"}
+        assert HOST_RE.match(_fill(host["host"])) and host["username"]
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_api_url_entries_parse(name: str) -> None:
+    for entry in ALL[name]["api_url"]:
+        if entry.startswith("regex:"):
+            re.compile(entry[len("regex:") :])
+        else:
+            assert HOST_RE.match(_fill(entry)), entry
+            assert "://" not in entry
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_templates_declared(name: str) -> None:
+    defn = ALL[name]
+    used = _placeholders(defn)
+    declared = defn.get("templates", {})
+    assert used == set(declared), (used, set(declared))
+    for spec in declared.values():
+        assert set(spec) == {"description", "example", "default"}
+        assert spec["description"] and spec["example"]
+
+
+def test_env_vars_not_shared_between_providers() -> None:
+    # Two providers exporting the same variable would clobber each other in one shell.
+    seen: dict[str, str] = {}
+    for name, defn in ALL.items():
+        for var in defn["env"].values():
+            assert var not in seen, (var, seen.get(var), name)
+            seen[var] = name
+
+
+def test_hubspot_exact() -> None:
+    assert ALL["hubspot"] == {
+        "schema_version": 1,
+        "name": "hubspot",
+        "display_name": "HubSpot",
+        "description": "CRM contacts, companies, deals, owners.",
+        "auth_type": "oauth2",
+        "flow": "pkce",
+        "api_url": ["api.hubapi.com"],
+        "oauth": {
+            "authorization_url": "https://app.hubspot.com/oauth/authorize",
+            "token_url": "https://api.hubapi.com/oauth/v1/token",
+            "revocation_url": None,
+            "device_authorization_url": None,
+            "registration_url": None,
+            "metadata_url": None,
+            "scopes": [
+                "crm.objects.contacts.read",
+                "crm.objects.contacts.write",
+                "crm.objects.companies.read",
+                "crm.objects.companies.write",
+                "crm.objects.deals.read",
+                "crm.objects.deals.write",
+                "crm.objects.owners.read",
+            ],
+            "pkce": False,
+            "supports_device_code": False,
+            "supports_dcr": False,
+            "client_auth": "body",
+            "authorization_params": {},
+        },
+        "api_key": None,
+        "env": {"access_token": "HUBSPOT_ACCESS_TOKEN", "refresh_token": "HUBSPOT_REFRESH_TOKEN"},
+        "git_hosts": [],
+        "docs_url": "https://developers.hubspot.com/docs/api/oauth-quickstart-guide",
+    }
+
+
+def test_core_providers() -> None:
+    gh = ALL["github"]
+    assert gh["oauth"]["supports_device_code"]
+    assert gh["oauth"]["device_authorization_url"] == "https://github.com/login/device/code"
+    assert {"host": "github.com", "username": "x-access-token"} in gh["git_hosts"]
+    assert "api.github.com" in gh["api_url"]
+    assert ALL["openai"]["api_key"] == {
+        "header_name": "Authorization",
+        "header_prefix": "Bearer",
+        "key_pattern": "^sk-",
+        "env_var": "OPENAI_API_KEY",
+    }
+    anthropic = ALL["anthropic"]["api_key"]
+    assert anthropic["header_name"] == "x-api-key" and anthropic["header_prefix"] is None
+    assert anthropic["env_var"] == "ANTHROPIC_API_KEY"
+    for name in ("google", "slack", "notion", "linear"):
+        assert ALL[name]["auth_type"] == "oauth2"
+
+
+def test_dcr_providers_present() -> None:
+    dcr = [d for d in ALL.values() if d["flow"] == "dcr_pkce"]
+    assert len(dcr) >= 3
