@@ -1,0 +1,390 @@
+"""A real OAuth 2 authorization server for tests, on loopback, in a background thread.
+
+Built on authlib's server side (RFC 6749 code + refresh, RFC 7636 PKCE, RFC 8628 device
+code, RFC 7591 registration, RFC 7009 revocation, RFC 8414 metadata) so authsome's
+client is checked against someone else's reading of the RFCs. It runs in the test's
+own process, so tests can read its counters and flip its switches between requests.
+
+    with AuthServer(rotate_refresh=True) as srv:
+        srv.register_client("cli", "s3cret", redirect_uris=[...])
+        ...
+        assert srv.counts["token:refresh_token"] == 1
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
+
+from support.authserver_backend import USER, Backend, Client, FormRequest, JsonBodyRequest
+from support.authserver_quirks import QUIRKS, shape_token_response
+
+_LOGGED_HEADERS = ("Accept", "Content-Type", "Authorization", "User-Agent")
+
+
+class AuthServer:
+    def __init__(
+        self,
+        *,
+        access_ttl: int = 3600,
+        rotate_refresh: bool = True,
+        reuse_revokes_family: bool = True,
+        quirks: set[str] | frozenset[str] = frozenset(),
+        require_pkce: bool = False,
+    ) -> None:
+        unknown = set(quirks) - QUIRKS
+        if unknown:
+            raise ValueError(f"unknown quirks: {sorted(unknown)}")
+        self.access_ttl = access_ttl
+        self.rotate_refresh = rotate_refresh
+        self.reuse_revokes_family = reuse_revokes_family
+        self.quirks = frozenset(quirks)
+        self.require_pkce = require_pkce
+        self.device_interval = 1
+        self.device_expires_in = 600
+        self.device_auto_approve = False  # GET /device?user_code=X approves, like a click
+        self.deny_next_authorization = False
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.requests: list[dict[str, Any]] = []
+        self._slow_down = 0
+        self._backend = Backend(self)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> AuthServer:
+        handler = type("_Handler", (_Handler,), {"auth": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> AuthServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        return self.base_url
+
+    @property
+    def authorization_url(self) -> str:
+        return self.base_url + "/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + "/token"
+
+    @property
+    def revocation_url(self) -> str:
+        return self.base_url + "/revoke"
+
+    @property
+    def device_authorization_url(self) -> str:
+        return self.base_url + "/device_authorization"
+
+    @property
+    def device_verification_url(self) -> str:
+        return self.base_url + "/device"
+
+    @property
+    def registration_url(self) -> str:
+        return self.base_url + "/register"
+
+    @property
+    def metadata_url(self) -> str:
+        return self.base_url + "/.well-known/oauth-authorization-server"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/me"
+
+    def metadata(self) -> dict[str, Any]:
+        """RFC 8414 server metadata."""
+        methods = ["client_secret_basic", "client_secret_post", "none"]
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.authorization_url,
+            "token_endpoint": self.token_url,
+            "revocation_endpoint": self.revocation_url,
+            "registration_endpoint": self.registration_url,
+            "device_authorization_endpoint": self.device_authorization_url,
+            "response_types_supported": ["code"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                DEVICE_CODE_GRANT_TYPE,
+            ],
+            "token_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_methods_supported": methods,
+            "code_challenge_methods_supported": ["S256"],
+        }
+
+    # -- test controls -------------------------------------------------------------------
+
+    def register_client(
+        self,
+        client_id: str,
+        client_secret: str | None = None,
+        *,
+        redirect_uris: list[str],
+        scope: str = "read write",
+        token_endpoint_auth_method: str = "client_secret_post",
+        grant_types: list[str] | None = None,
+    ) -> None:
+        if client_secret is None:
+            token_endpoint_auth_method = "none"
+        elif token_endpoint_auth_method == "none":
+            raise ValueError("a public client (auth method 'none') takes no secret")
+        client = Client(
+            client_id, client_secret, list(redirect_uris), scope, token_endpoint_auth_method
+        )
+        if grant_types is not None:
+            client.grant_types = list(grant_types)
+        with self._backend.lock:
+            self._backend.store.clients[client_id] = client
+
+    def set_slow_down(self, n: int) -> None:
+        """The next n device-code polls (still pending) answer slow_down."""
+        with self._backend.lock:
+            self._slow_down = n
+
+    def take_slow_down(self) -> bool:
+        if self._slow_down > 0:
+            self._slow_down -= 1
+            return True
+        return False
+
+    def pending_user_code(self, timeout: float = 5.0) -> str:
+        """The latest user code awaiting a decision; waits for one to appear."""
+        with self._backend.changed:
+            ok = self._backend.changed.wait_for(
+                lambda: self._backend.store.pending_user_codes(), timeout
+            )
+            if not ok:
+                raise LookupError("no pending device authorization")
+            return self._backend.store.pending_user_codes()[-1]
+
+    def approve_device(self, user_code: str | None = None, *, timeout: float = 5.0) -> None:
+        self._decide_device(user_code, True, timeout)
+
+    def deny_device(self, user_code: str | None = None, *, timeout: float = 5.0) -> None:
+        self._decide_device(user_code, False, timeout)
+
+    def _decide_device(self, user_code: str | None, approved: bool, timeout: float) -> None:
+        with self._backend.lock:
+            code = user_code or self.pending_user_code(timeout)
+            self._backend.store.device_grants[code] = (USER, approved)
+
+    def expire_device(self, user_code: str | None = None) -> None:
+        """Let a device authorization (default: the latest pending) run out of time."""
+        with self._backend.lock:
+            code = user_code or self.pending_user_code(0)
+            for cred in self._backend.store.devices.values():
+                if cred["user_code"] == code:
+                    cred["expires_at"] = time.time() - 1
+
+    def is_active(self, access_token: str) -> bool:
+        with self._backend.lock:
+            rec = self._backend.store.by_access.get(access_token)
+            return rec is not None and rec.is_active()
+
+    def revoked_families(self) -> int:
+        """How many refresh families were revoked because a rotated token came back."""
+        with self._backend.lock:
+            return self._backend.store.reuse_revocations
+
+    def expire_access_tokens(self) -> None:
+        with self._backend.lock:
+            for rec in self._backend.store.by_access.values():
+                rec.expires_at = 0
+
+    def issue_tokens(self, client_id: str, scope: str = "read") -> dict[str, Any]:
+        """Mint an access + refresh token pair for a registered client, outside any flow."""
+        with self._backend.lock:
+            return self._backend.mint(client_id, scope)
+
+    # -- request handling (called from the HTTP threads) ---------------------------------
+
+    def _record(self, endpoint: str, req: FormRequest | JsonBodyRequest, **extra: Any) -> dict:
+        headers = {h: req.headers[h] for h in _LOGGED_HEADERS if req.headers.get(h)}
+        auth = req.headers.get("Authorization", "")
+        form = getattr(req, "form", {})
+        method = (
+            "basic"
+            if auth.lower().startswith("basic ")
+            else "body"
+            if form.get("client_secret")
+            else "none"
+        )
+        entry = {
+            "endpoint": endpoint,
+            "method": req.method,
+            "form": dict(form),
+            "grant_type": form.get("grant_type"),
+            "auth_method": method,
+            "headers": headers,
+            "time": time.time(),
+            **extra,
+        }
+        self.requests.append(entry)
+        return entry
+
+    def handle(self, method: str, path: str, req: Any) -> tuple[int, bytes, str, list]:
+        """Dispatch one request; returns (status, body, content type, extra headers)."""
+        with self._backend.lock:
+            try:
+                result = self._dispatch(method, path, req)
+            finally:
+                self._backend.changed.notify_all()
+        return result
+
+    def _dispatch(self, method: str, path: str, req: Any) -> tuple[int, bytes, str, list]:
+        srv = self._backend.server
+        if path == "/authorize" and method == "GET":
+            return self._authorize(req)
+        if path == "/token" and method == "POST":
+            grant = req.form.get("grant_type") or ""
+            short = "device_code" if grant == DEVICE_CODE_GRANT_TYPE else grant
+            self.counts["token"] += 1
+            self.counts[f"token:{short}"] += 1
+            status, body, headers = srv.create_token_response(req)
+            self._record("token", req, status=status, error=body.get("error"))
+            status, data, ctype = shape_token_response(self.quirks, status, body)
+            return status, data, ctype, _extra(headers)
+        routes = {
+            "/revoke": ("revoke", "revocation"),
+            "/register": ("register", "client_registration"),
+            "/device_authorization": ("device_authorization", "device_authorization"),
+        }
+        if path in routes and method == "POST":
+            name, endpoint = routes[path]
+            self.counts[name] += 1
+            status, body, headers = srv.create_endpoint_response(endpoint, req)
+            entry = self._record(name, req, status=status, error=body.get("error"))
+            if name == "register":
+                entry["json"] = req.payload.data
+            return status, json.dumps(body).encode(), "application/json", _extra(headers)
+        if path == "/.well-known/oauth-authorization-server" and method == "GET":
+            return 200, json.dumps(self.metadata()).encode(), "application/json", []
+        if path == "/device" and method == "GET":
+            return self._device_page(req)
+        if path == "/api/me":
+            return self._api(req)
+        return 404, b'{"error": "not_found"}', "application/json", []
+
+    def _authorize(self, req: FormRequest) -> tuple[int, bytes, str, list]:
+        srv = self._backend.server
+        self.counts["authorize"] += 1
+        try:
+            grant = srv.get_consent_grant(req)
+        except OAuth2Error as error:
+            status, body, headers = srv.handle_error_response(req, error)
+            return status, json.dumps(body).encode() if body else b"", "application/json", headers
+        user = None if self.deny_next_authorization else USER
+        self.deny_next_authorization = False
+        status, body, headers = srv.create_authorization_response(req, user, grant)
+        return status, b"", "text/plain", headers
+
+    def _device_page(self, req: FormRequest) -> tuple[int, bytes, str, list]:
+        code = req.args.get("user_code")
+        if code and self.device_auto_approve:
+            self._backend.store.device_grants[code] = (USER, True)
+            return 200, b"<p>Device approved.</p>", "text/html", []
+        return 200, b"<form><input name=user_code><button>Continue</button></form>", "text/html", []
+
+    def _api(self, req: FormRequest) -> tuple[int, bytes, str, list]:
+        self.counts["api"] += 1
+        auth = req.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        store = self._backend.store
+        rec = store.by_access.get(token.strip()) if scheme.lower() == "bearer" else None
+        if rec is None or not rec.is_active():
+            challenge = [("WWW-Authenticate", 'Bearer error="invalid_token"')]
+            return 401, b'{"ok": false, "error": "invalid_token"}', "application/json", challenge
+        body = {"ok": True, "client_id": rec.client_id, "scope": rec.scope}
+        return 200, json.dumps(body).encode(), "application/json", []
+
+
+def _extra(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers if k.lower() != "content-type"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    auth: AuthServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet; tests read AuthServer.requests instead
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qsl(url.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        uri = self.auth.base_url + self.path
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        req: Any
+        if url.path == "/register":
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError:
+                data = {}
+            req = JsonBodyRequest(
+                self.command, uri, self.headers, data if isinstance(data, dict) else {}
+            )
+        else:
+            form = (
+                parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+                if (ctype == "application/x-www-form-urlencoded")
+                else []
+            )
+            req = FormRequest(self.command, uri, self.headers, query, form)
+        try:
+            status, body, content_type, headers = self.auth.handle(self.command, url.path, req)
+        except Exception as exc:  # a bug here must show up as a 500, not a hung client
+            status, content_type, headers = 500, "text/plain", []
+            body = f"{type(exc).__name__}: {exc}".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_HEAD = _serve
+
+
+def basic_auth(client_id: str, client_secret: str) -> str:
+    """An RFC 6749 2.3.1 Basic header value (test convenience)."""
+    return "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()

@@ -1,0 +1,470 @@
+"""authlib glue for the test authorization server: models, in-memory store, grants, endpoints.
+
+Everything protocol-shaped (PKCE checks, client authentication, device-code errors,
+registration metadata validation) is authlib's reading of the RFCs, not ours; this
+module only stores what authlib asks it to store. The HTTP side lives in authserver.py.
+Callers hold `Backend.lock` around every call into authlib.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Any, Protocol
+
+import attrs
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidRequestError,
+    OAuth2Payload,
+    OAuth2Request,
+    TokenMixin,
+    grants,
+)
+from authlib.oauth2.rfc6749.requests import JsonPayload, JsonRequest
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc8628 import (
+    DEVICE_CODE_GRANT_TYPE,
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    DeviceCredentialDict,
+)
+
+USER = "alice"  # the one resource owner; every approval is hers
+ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+ALL_GRANTS = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE]
+
+
+class Settings(Protocol):
+    """What the backend reads from the AuthServer at request time (tests may change it)."""
+
+    access_ttl: int
+    rotate_refresh: bool
+    reuse_revokes_family: bool
+    require_pkce: bool
+    device_interval: int
+    device_expires_in: int
+    device_verification_url: str
+
+    def take_slow_down(self) -> bool: ...
+    def metadata(self) -> dict[str, Any]: ...
+
+
+# -- models -------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class Client(ClientMixin):
+    client_id: str
+    client_secret: str | None
+    redirect_uris: list[str]
+    scope: str
+    token_endpoint_auth_method: str
+    grant_types: list[str] = attrs.field(factory=lambda: list(ALL_GRANTS))
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        # No scope asked: the client's default. Otherwise grant the allowed subset,
+        # as most providers do, rather than fail the whole request.
+        allowed = self.scope.split()
+        if not scope:
+            return self.scope
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.client_secret is not None and secrets.compare_digest(
+            self.client_secret, client_secret
+        )
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # Strict: a client_secret_basic client sending its secret in the body fails.
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+@attrs.define(eq=False)
+class AuthCode:
+    code: str
+    client_id: str
+    redirect_uri: str | None
+    scope: str
+    user: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: float
+
+    def get_redirect_uri(self) -> str | None:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+@attrs.define(eq=False)
+class TokenRecord(TokenMixin):
+    """One issuance: an access token and maybe a refresh token, in a refresh family."""
+
+    client_id: str
+    scope: str
+    user: str
+    family: str
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    access_revoked: bool = False
+    refresh_revoked: bool = False
+    rotated: bool = False  # refresh token superseded by a rotation
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, int(self.expires_at - time.time()))
+
+    def is_expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.access_revoked
+
+    def get_user(self) -> str:
+        return self.user
+
+    def is_active(self) -> bool:
+        return not self.access_revoked and not self.is_expired()
+
+
+class Store:
+    def __init__(self) -> None:
+        self.clients: dict[str, Client] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.by_access: dict[str, TokenRecord] = {}
+        self.by_refresh: dict[str, TokenRecord] = {}
+        self.families: dict[str, list[TokenRecord]] = defaultdict(list)
+        self.devices: dict[str, DeviceCredentialDict] = {}  # device_code -> credential
+        self.device_grants: dict[str, tuple[str, bool]] = {}  # user_code -> (user, approved)
+        self.reuse_revocations = 0
+
+    def add_token(self, token: dict[str, Any], client_id: str, family: str | None) -> None:
+        rec = TokenRecord(
+            client_id=client_id,
+            scope=token.get("scope", ""),
+            user=USER,
+            family=family or uuid.uuid4().hex,
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token"),
+            expires_at=time.time() + int(token.get("expires_in") or 10**9),
+        )
+        self.by_access[rec.access_token] = rec
+        if rec.refresh_token:
+            self.by_refresh[rec.refresh_token] = rec
+        self.families[rec.family].append(rec)
+
+    def revoke_family(self, family: str) -> None:
+        for rec in self.families[family]:
+            rec.access_revoked = rec.refresh_revoked = True
+
+    def pending_user_codes(self) -> list[str]:
+        """User codes awaiting a decision, oldest first."""
+        return [
+            c["user_code"]
+            for c in self.devices.values()
+            if c["user_code"] not in self.device_grants and not c.is_expired()
+        ]
+
+
+# -- authlib request adapters ----------------------------------------------------------
+
+
+class _Payload(OAuth2Payload):
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._datalist: dict[str, list[str]] = defaultdict(list)
+        for k, v in pairs:
+            self._datalist[k].append(v)
+        self._data = {k: v[0] for k, v in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return self._datalist
+
+
+class FormRequest(OAuth2Request):
+    """Query and form parameters of one HTTP request, as authlib wants them."""
+
+    def __init__(self, method: str, uri: str, headers: Any, query: list, form: list) -> None:
+        super().__init__(method, uri, headers=headers)
+        self.payload = _Payload(query + form)
+        self._args = dict(query)
+        self._form = dict(form)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+class _JsonPayload(JsonPayload):
+    def __init__(self, data: dict) -> None:
+        self._data = data
+
+    @property
+    def data(self) -> dict:
+        return self._data
+
+
+class JsonBodyRequest(JsonRequest):
+    def __init__(self, method: str, uri: str, headers: Any, data: dict) -> None:
+        super().__init__(method, uri, headers)
+        self.payload = _JsonPayload(data)
+
+
+# -- grants and endpoints ------------------------------------------------------------
+
+
+class _Server(AuthorizationServer):
+    def __init__(self, settings: Settings, store: Store) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.store.clients.get(client_id)
+
+    def save_token(self, token: dict, request: OAuth2Request) -> None:
+        parent = request.refresh_token
+        self.store.add_token(token, request.client.client_id, parent.family if parent else None)
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        return request  # already built by the HTTP layer
+
+    def create_json_request(self, request: Any) -> Any:
+        return request
+
+    def handle_response(self, status: int, body: Any, headers: list) -> tuple:
+        return status, body, headers
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class _Pkce(CodeChallenge):
+    """S256 only; required for public clients and when the server says so."""
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: Any) -> None:
+        request = grant.request
+        challenge = request.payload.data.get("code_challenge")
+        if not challenge and (grant.server.settings.require_pkce or request.client.is_public):
+            raise InvalidRequestError("Missing 'code_challenge'")
+        if challenge and request.payload.data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        data = request.payload.data
+        self.server.store.codes[code] = AuthCode(
+            code=code,
+            client_id=request.client.client_id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            user=request.user,
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            expires_at=time.time() + 600,
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
+        rec = self.server.store.codes.get(code)
+        if rec and rec.client_id == client.client_id and rec.expires_at > time.time():
+            return rec
+        return None
+
+    def delete_authorization_code(self, authorization_code: AuthCode) -> None:
+        self.server.store.codes.pop(authorization_code.code, None)
+
+    def authenticate_user(self, authorization_code: AuthCode) -> str:
+        return authorization_code.user
+
+
+class _RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
+        store: Store = self.server.store
+        rec = store.by_refresh.get(refresh_token)
+        if rec is None or rec.refresh_revoked:
+            return None
+        if rec.rotated:
+            # A superseded refresh token came back: someone holds a stolen copy, or the
+            # client raced itself. Like Okta/Auth0/Atlassian, burn the whole family.
+            if self.server.settings.reuse_revokes_family:
+                store.revoke_family(rec.family)
+                store.reuse_revocations += 1
+            return None
+        return rec
+
+    def authenticate_user(self, refresh_token: TokenRecord) -> str:
+        return refresh_token.user
+
+    def issue_token(self, user: str, refresh_token: TokenRecord) -> dict:
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        return self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.server.settings.rotate_refresh
+        )
+
+    def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
+        if self.server.settings.rotate_refresh:
+            refresh_token.rotated = True
+
+
+class _DeviceCodeGrant(DeviceCodeGrant):
+    def query_device_credential(self, device_code: str) -> DeviceCredentialDict | None:
+        return self.server.store.devices.get(device_code)
+
+    def query_user_grant(self, user_code: str) -> tuple[str, bool] | None:
+        return self.server.store.device_grants.get(user_code)
+
+    def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
+        return self.server.settings.take_slow_down()
+
+    def create_token_response(self) -> tuple:
+        result = super().create_token_response()
+        self.server.store.devices.pop(self.request.credential["device_code"], None)  # one use
+        return result
+
+
+class _DeviceAuthorizationEndpoint(DeviceAuthorizationEndpoint):
+    CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    @property
+    def INTERVAL(self) -> int:  # authlib's attribute name
+        return self.server.settings.device_interval
+
+    @property
+    def EXPIRES_IN(self) -> int:
+        return self.server.settings.device_expires_in
+
+    def get_verification_uri(self) -> str:
+        return self.server.settings.device_verification_url
+
+    def save_device_credential(self, client_id: str, scope: str | None, data: dict) -> None:
+        cred = DeviceCredentialDict(
+            client_id=client_id, scope=scope, expires_at=time.time() + data["expires_in"], **data
+        )
+        self.server.store.devices[data["device_code"]] = cred
+
+
+class _RevocationEndpoint(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        store: Store = self.server.store
+        return store.by_access.get(token_string) or store.by_refresh.get(token_string)
+
+    def revoke_token(self, token: TokenRecord, request: OAuth2Request) -> None:
+        if request.form["token"] == token.refresh_token:
+            # RFC 7009 2.1: revoking a refresh token drops the access tokens of its grant.
+            self.server.store.revoke_family(token.family)
+        else:
+            token.access_revoked = True
+
+
+class _RegistrationEndpoint(ClientRegistrationEndpoint):
+    def authenticate_token(self, request: Any) -> str:
+        return "open-registration"
+
+    def get_server_metadata(self) -> dict[str, Any]:
+        return self.server.settings.metadata()
+
+    def generate_client_secret(self, request: Any) -> str | None:
+        if request.payload.data.get("token_endpoint_auth_method") == "none":
+            return None
+        return secrets.token_hex(24)
+
+    def save_client(self, client_info: dict, client_metadata: dict, request: Any) -> Client:
+        client = Client(
+            client_id=client_info["client_id"],
+            client_secret=client_info["client_secret"],
+            redirect_uris=list(client_metadata.get("redirect_uris") or []),
+            scope=client_metadata.get("scope") or "read write",
+            token_endpoint_auth_method=client_metadata["token_endpoint_auth_method"],
+            # RFC 7591 2: grant_types defaults to authorization_code alone, so a client
+            # that wants refresh tokens must ask for them.
+            grant_types=list(client_metadata.get("grant_types") or ["authorization_code"]),
+        )
+        self.server.store.clients[client.client_id] = client
+        return client
+
+    def create_registration_response(self, request: Any) -> tuple:
+        status, body, headers = super().create_registration_response(request)
+        return status, {k: v for k, v in body.items() if v is not None}, headers
+
+
+class Backend:
+    """The authlib server with its store and the one lock that guards both."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.store = Store()
+        self.server = _Server(settings, self.store)
+        self.server.register_token_generator(
+            "default",
+            BearerTokenGenerator(
+                access_token_generator=lambda **_: "at_" + secrets.token_urlsafe(24),
+                refresh_token_generator=lambda **_: "rt_" + secrets.token_urlsafe(24),
+                expires_generator=lambda client, grant_type: settings.access_ttl,
+            ),
+        )
+        self.server.register_grant(_AuthorizationCodeGrant, [_Pkce(required=True)])
+        self.server.register_grant(_RefreshTokenGrant)
+        self.server.register_grant(_DeviceCodeGrant)
+        self.server.register_endpoint(_DeviceAuthorizationEndpoint)
+        self.server.register_endpoint(_RevocationEndpoint)
+        self.server.register_endpoint(_RegistrationEndpoint)
+
+    def mint(self, client_id: str, scope: str) -> dict[str, Any]:
+        """Issue a token pair outside any flow (seeding a vault in tests)."""
+        client = self.store.clients[client_id]
+        token = self.server.generate_token(
+            "authorization_code", client, user=USER, scope=scope, include_refresh_token=True
+        )
+        self.store.add_token(token, client_id, None)
+        return dict(token)
