@@ -19,8 +19,15 @@ def home() -> str:
 
 
 def ensure_dir(path: str) -> str:
-    """Create `path` (and parents) at 0700; tighten it if it exists looser."""
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    """Create `path` at 0700 (new parents too); tighten it if it exists looser."""
+    if not os.path.isdir(path):
+        parent = os.path.dirname(path)
+        if parent and parent != path and not os.path.isdir(parent):
+            ensure_dir(parent)
+        try:
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:
+            pass
     st = os.stat(path)
     if stat.S_IMODE(st.st_mode) != DIR_MODE:
         os.chmod(path, DIR_MODE)

@@ -1,0 +1,1 @@
+"""The encrypted vault: key sources, envelope encryption, atomic storage, locks."""

@@ -1,0 +1,21 @@
+"""Checks on API keys before they are stored."""
+
+from __future__ import annotations
+
+import re
+
+from authsome.errors import UsageError
+from authsome.providers.model import Provider
+
+
+def check_api_key(provider: Provider, key: str) -> str:
+    """The key, stripped; UsageError (never echoing the key) if it is unusable."""
+    key = key.strip()
+    if not key:
+        raise UsageError("the API key is empty")
+    if any(c in key for c in "\r\n\0") or not key.isprintable():
+        raise UsageError("the API key contains control characters")
+    pattern = provider.api_key.key_pattern if provider.api_key else None
+    if pattern and not re.search(pattern, key):
+        raise UsageError(f"that does not look like a {provider.display_name} API key (expected {pattern})")
+    return key

@@ -1,0 +1,137 @@
+"""`authsome-helper ACTION [PROVIDER] [--connection NAME]`: the exec protocol (SPEC §5).
+
+Stdout holds exactly one JSON object; human messages go to stderr. `get` of a valid
+cached token goes through `fastpath` and never imports the HTTP or OAuth machinery.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from authsome.errors import AuthsomeError, UsageError
+from authsome.protocol import helper as proto
+
+USAGE = "usage: authsome-helper ACTION [PROVIDER] [--connection NAME]  (actions: " + ", ".join(
+    proto.ACTIONS
+) + ")"
+
+
+def parse_argv(argv: list[str]) -> tuple[str, dict]:
+    """ACTION and the fields given as arguments. Pure; raises UsageError."""
+    if not argv:
+        raise UsageError(USAGE)
+    action, rest = argv[0], argv[1:]
+    fields: dict = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--connection" or arg == "-c":
+            if i + 1 >= len(rest):
+                raise UsageError("--connection needs a value")
+            fields["connection"] = rest[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--connection="):
+            fields["connection"] = arg.split("=", 1)[1]
+        elif arg.startswith("-"):
+            raise UsageError(f"unknown option {arg}")
+        else:
+            positional.append(arg)
+        i += 1
+    if len(positional) > 1:
+        raise UsageError(f"too many arguments: {' '.join(positional[1:])}")
+    if positional:
+        fields["provider"] = positional[0]
+    return action, fields
+
+
+def _read_stdin() -> bytes:
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return b""
+    try:
+        if stdin.isatty():
+            return b""
+        return stdin.buffer.read(1024 * 1024 + 1)
+    except (OSError, ValueError):
+        return b""
+
+
+def _need_provider(request: dict) -> str:
+    provider = request.get("provider")
+    if not provider:
+        raise UsageError("a provider is required (authsome-helper ACTION PROVIDER)")
+    return provider
+
+
+def _emit(message: dict) -> None:
+    sys.stdout.write(proto.encode(message))
+    sys.stdout.flush()
+
+
+def dispatch(action: str, request: dict) -> int:
+    connection = request.get("connection") or "default"
+    if action == "version":
+        from authsome import __version__
+
+        _emit({"protocol": proto.PROTOCOL, "version": __version__, "actions": list(proto.ACTIONS)})
+        return 0
+    if action == "get":
+        provider = _need_provider(request)
+        min_ttl = request.get("min_ttl", 60)
+        from authsome.fastpath import cached
+
+        answer = cached(provider, connection, min_ttl)
+        if answer is None:
+            from authsome.credentials import CredentialService
+
+            answer = CredentialService().get(provider, connection, min_ttl).response()
+        _emit(answer)
+        return 0
+    if action == "k8s":
+        from authsome.helper import k8s
+
+        return k8s.run(_need_provider(request), connection, request)
+    if action == "headers":
+        from authsome.helper import headers
+
+        return headers.run(request.get("provider"), connection, request)
+
+    from authsome.helper import actions
+
+    return actions.run(action, request, connection, _emit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in ("-h", "--help", "help"):
+            print(USAGE)
+            return 0
+        if argv and argv[0] in ("-V", "--version"):
+            argv = ["version"]
+        action, fields = parse_argv(argv)
+        if action not in proto.ACTIONS:
+            raise UsageError(f"unknown action '{action}'")
+        request = proto.parse_request(_read_stdin(), fields)
+        return dispatch(action, request)
+    except AuthsomeError as exc:
+        _emit(proto.error_response(exc))
+        print(f"authsome-helper: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _emit({"protocol": proto.PROTOCOL, "error": {"code": "timeout", "message": "cancelled"}})
+        return 7
+    except Exception as exc:
+        if os.environ.get("AUTHSOME_DEBUG"):
+            raise
+        message = f"internal error ({type(exc).__name__}); set AUTHSOME_DEBUG=1 for details"
+        _emit({"protocol": proto.PROTOCOL, "error": {"code": "internal", "message": message}})
+        print(f"authsome-helper: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The `authsome-helper` JSON protocol (SPEC §5), sans-IO: requests in, dicts out.
+
+Import-light on purpose: the helper's hot path builds its answer with these.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from authsome.errors import AuthsomeError, UsageError
+from authsome.records import rfc3339, secret_of
+
+PROTOCOL = 1
+ACTIONS = ("get", "store", "erase", "refresh", "list", "version", "k8s", "headers")
+FIELD_TYPES = {
+    "provider": str,
+    "connection": str,
+    "min_ttl": (int, float),
+    "access_token": str,
+    "refresh_token": str,
+    "expires_at": str,
+    "expires_in": (int, float),
+    "scopes": (list, str),
+    "token_type": str,
+    "api_key": str,
+    "revoke": bool,
+    "uri": str,
+}
+
+
+def parse_request(stdin: bytes | str, overrides: dict) -> dict:
+    """Merge stdin's JSON object with argument fields (arguments win); check field types."""
+    if isinstance(stdin, bytes):
+        try:
+            stdin = stdin.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("stdin is not UTF-8") from None
+    request: dict = {}
+    if stdin.strip():
+        try:
+            request = json.loads(stdin)
+        except ValueError as exc:
+            raise UsageError(f"stdin is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        if not isinstance(request, dict):
+            raise UsageError("stdin must hold one JSON object")
+    request.update({k: v for k, v in overrides.items() if v is not None})
+    for field, types in FIELD_TYPES.items():
+        value = request.get(field)
+        if value is None:
+            continue
+        # bool is an int in Python; a JSON true is not a number of seconds.
+        if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
+            raise UsageError(f"field '{field}' has the wrong type")
+    scopes = request.get("scopes")
+    if isinstance(scopes, list) and not all(isinstance(s, str) for s in scopes):
+        raise UsageError("field 'scopes' must be a list of strings")
+    min_ttl = request.get("min_ttl")
+    if min_ttl is not None and not 0 <= min_ttl <= 86400 * 366:
+        raise UsageError("field 'min_ttl' must be between 0 and a year, in seconds")
+    return request
+
+
+def auth_header(
+    auth_type: str, api_key_cfg: dict | None, secret: str, token_type: str | None = "Bearer"
+) -> tuple[str, str]:
+    """The (name, value) of the header that carries `secret` for a provider."""
+    if auth_type == "api_key":
+        cfg = api_key_cfg or {}
+        prefix = cfg.get("header_prefix", "Bearer")
+        return cfg.get("header_name") or "Authorization", f"{prefix} {secret}" if prefix else secret
+    scheme = "Bearer" if not token_type or token_type.lower() == "bearer" else token_type
+    return "Authorization", f"{scheme} {secret}"
+
+
+def env_for(auth_type: str, env: dict, api_key_cfg: dict | None, secret: str) -> dict[str, str]:
+    """Env var name -> secret. Only the usable secret: a refresh token is never exported."""
+    if auth_type == "api_key":
+        name = env.get("api_key") or (api_key_cfg or {}).get("env_var")
+    else:
+        name = env.get("access_token")
+    return {name: secret} if name else {}
+
+
+def credential_response(
+    record: dict, auth_type: str, env: dict, api_key_cfg: dict | None, now: float | None = None
+) -> dict:
+    """The answer to `get` / `refresh` (SPEC §5)."""
+    now = time.time() if now is None else now
+    secret = secret_of(record) or ""
+    expires_at = record.get("expires_at")
+    name, value = auth_header(auth_type, api_key_cfg, secret, record.get("token_type"))
+    answer = {
+        "protocol": PROTOCOL,
+        "provider": record["provider"],
+        "connection": record["connection"],
+        "status": "connected",
+        "token_type": record.get("token_type") or "Bearer",
+    }
+    answer["api_key" if auth_type == "api_key" else "access_token"] = secret
+    answer.update(
+        {
+            "expires_at": rfc3339(expires_at),
+            "expires_in": None if expires_at is None else max(0, int(expires_at - now)),
+            "scopes": list(record.get("scopes") or []),
+            "headers": {name: value},
+            "env": env_for(auth_type, env, api_key_cfg, secret),
+        }
+    )
+    return answer
+
+
+def error_response(exc: AuthsomeError) -> dict:
+    return {"protocol": PROTOCOL, "error": {"code": exc.code, "message": str(exc)}}
+
+
+def ok_response() -> dict:
+    return {"protocol": PROTOCOL, "ok": True}
+
+
+def encode(message: dict) -> str:
+    return json.dumps(message, separators=(", ", ": ")) + "\n"

@@ -1,0 +1,27 @@
+"""Read provider files written for the original authsome with the same meaning.
+
+The original used `host_url` for the API host and an `export` map of env var names;
+both translate to this schema's `api_url` and `env`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def upgrade_legacy(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    data.setdefault("schema_version", 1)
+    host_url = data.pop("host_url", None)
+    if host_url and "api_url" not in data:
+        data["api_url"] = [host_url] if isinstance(host_url, str) else host_url
+    if isinstance(data.get("api_url"), str):
+        data["api_url"] = [data["api_url"]]
+    export = data.pop("export", None)
+    if isinstance(export, dict) and "env" not in data:
+        data["env"] = {k: v for k, v in export.items() if isinstance(v, str)}
+    if "display_name" not in data and isinstance(data.get("name"), str):
+        data["display_name"] = data["name"]
+    if "flow" not in data and data.get("auth_type") == "api_key":
+        data["flow"] = "api_key"
+    return data

@@ -1,0 +1,145 @@
+"""Load provider definitions: bundled JSON, overridden by the user's own files.
+
+A broken user file is reported (path and field) and skipped; every other provider
+still loads. Definitions are structured lazily, one file at a time, so a command that
+needs one provider does not pay for the whole catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import cattrs
+
+from authsome import paths
+from authsome.errors import ProviderError, UnknownProvider
+from authsome.providers.model import AUTH_TYPES, CLIENT_AUTHS, FLOWS, Provider
+from authsome.providers.validate import check_provider
+
+BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "bundled")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+KNOWN_FIELDS = {a.name for a in Provider.__attrs_attrs__ if not a.metadata.get("internal")}
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def read_definition_text(text: str) -> Any:
+    """Parse a definition file: JSON, allowing whole-line `//` comments (the original's format)."""
+    if "//" in text:
+        text = "\n".join(
+            "" if line.lstrip().startswith("//") else line for line in text.splitlines()
+        )
+    return json.loads(text)
+
+
+def parse_definition(data: Any, *, path: str | None = None, source: str = "custom") -> Provider:
+    """Turn a decoded JSON definition into a checked Provider, or raise ProviderError."""
+    if not isinstance(data, dict):
+        raise ProviderError("a provider definition must be a JSON object", path)
+    from authsome.providers.compat import upgrade_legacy
+
+    data = upgrade_legacy(data)
+    for field, allowed in (("auth_type", AUTH_TYPES), ("flow", FLOWS)):
+        if data.get(field) not in allowed:
+            raise ProviderError(f"must be one of {', '.join(allowed)}", path, field)
+    oauth = data.get("oauth")
+    if isinstance(oauth, dict) and oauth.get("client_auth", "body") not in CLIENT_AUTHS:
+        raise ProviderError("must be body or basic", path, "oauth.client_auth")
+    known = {k: v for k, v in data.items() if k in KNOWN_FIELDS}
+    extra = {k: v for k, v in data.items() if k not in KNOWN_FIELDS}
+    try:
+        provider = _converter.structure(known, Provider)
+    except cattrs.BaseValidationError as exc:
+        first = cattrs.transform_error(exc)[0]
+        message, _, where = first.partition(" @ ")
+        field = where.removeprefix("$.") if where else None
+        raise ProviderError(message, path, field or None) from None
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(str(exc), path) from None
+    import attrs
+
+    provider = attrs.evolve(provider, source=source, path=path, extra=extra)
+    check_provider(provider)
+    return provider
+
+
+def load_file(path: str, source: str) -> Provider:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = read_definition_text(f.read())
+    except json.JSONDecodeError as exc:
+        raise ProviderError(f"not valid JSON (line {exc.lineno}, column {exc.colno})", path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProviderError(f"cannot read: {exc}", path)
+    provider = parse_definition(data, path=path, source=source)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if provider.name != stem:
+        raise ProviderError(f"name '{provider.name}' does not match the file name", path, "name")
+    return provider
+
+
+def _json_files(directory: str) -> dict[str, str]:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return {}
+    return {
+        n[:-5]: os.path.join(directory, n)
+        for n in sorted(names)
+        if n.endswith(".json") and not n.startswith(".")
+    }
+
+
+class Registry:
+    """Every provider, user definitions winning over bundled ones."""
+
+    def __init__(self, home: str | None = None):
+        self.home = home or paths.home()
+        self._bundled = _json_files(BUNDLED_DIR)
+        self._custom = _json_files(paths.providers_dir(self.home))
+        self._loaded: dict[str, Provider] = {}
+        self._errors: dict[str, ProviderError] = {}
+
+    def names(self) -> list[str]:
+        return sorted(set(self._bundled) | set(self._custom))
+
+    def _load(self, name: str) -> Provider | None:
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in self._errors:
+            return None
+        try:
+            if name in self._custom:
+                provider = load_file(self._custom[name], "custom")
+            else:
+                provider = load_file(self._bundled[name], "bundled")
+        except ProviderError as exc:
+            self._errors[name] = exc
+            return None
+        self._loaded[name] = provider
+        return provider
+
+    def get(self, name: str) -> Provider:
+        """The provider called `name`; UnknownProvider if none, ProviderError if broken."""
+        if name not in self._bundled and name not in self._custom:
+            raise UnknownProvider(f"unknown provider '{name}' (see `authsome list`)")
+        provider = self._load(name)
+        if provider is None:
+            raise self._errors[name]
+        return provider
+
+    def all(self) -> list[Provider]:
+        """Every provider that loads; the broken ones are in `errors`."""
+        return [p for p in (self._load(n) for n in self.names()) if p is not None]
+
+    @property
+    def errors(self) -> list[ProviderError]:
+        self.all()
+        return [self._errors[n] for n in sorted(self._errors)]
+
+
+def load_registry(home: str | None = None) -> Registry:
+    return Registry(home)

@@ -1,0 +1,95 @@
+"""The provider definition schema (SPEC §3) as attrs models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+AuthType = Literal["oauth2", "api_key"]
+Flow = Literal["pkce", "device_code", "dcr_pkce", "api_key"]
+ClientAuth = Literal["body", "basic"]
+
+AUTH_TYPES = ("oauth2", "api_key")
+FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
+CLIENT_AUTHS = ("body", "basic")
+
+
+@attrs.frozen
+class OAuthConfig:
+    authorization_url: str | None = None
+    token_url: str | None = None
+    revocation_url: str | None = None
+    device_authorization_url: str | None = None
+    registration_url: str | None = None
+    metadata_url: str | None = None
+    scopes: list[str] = attrs.field(factory=list)
+    pkce: bool = False
+    supports_device_code: bool = False
+    supports_dcr: bool = False
+    client_auth: ClientAuth = "body"
+    authorization_params: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ApiKeyConfig:
+    header_name: str = "Authorization"
+    header_prefix: str | None = "Bearer"
+    key_pattern: str | None = None
+    env_var: str | None = None
+
+
+@attrs.frozen
+class GitHost:
+    host: str
+    username: str = "x-access-token"
+    bearer: bool = False  # the host accepts `Authorization: Bearer` from git (authtype)
+
+
+@attrs.frozen
+class Template:
+    """A placeholder such as {subdomain} in endpoints and api_url, filled per connection."""
+
+    description: str = ""
+    example: str | None = None
+    default: str | None = None
+
+
+@attrs.frozen
+class Provider:
+    name: str
+    display_name: str
+    auth_type: AuthType
+    flow: Flow
+    schema_version: int = 1
+    description: str = ""
+    api_url: list[str] = attrs.field(factory=list)
+    oauth: OAuthConfig | None = None
+    api_key: ApiKeyConfig | None = None
+    env: dict[str, str] = attrs.field(factory=dict)
+    git_hosts: list[GitHost] = attrs.field(factory=list)
+    docs_url: str | None = None
+    templates: dict[str, Template] = attrs.field(factory=dict)
+    # Not part of the file: where it came from, and the fields we keep but do not use.
+    source: str = attrs.field(default="bundled", metadata={"internal": True})
+    path: str | None = attrs.field(default=None, metadata={"internal": True})
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata={"internal": True})
+
+    @property
+    def secret_env_var(self) -> str | None:
+        """The env var that carries the usable secret (access token or API key)."""
+        if self.auth_type == "api_key":
+            return self.env.get("api_key") or (self.api_key.env_var if self.api_key else None)
+        return self.env.get("access_token")
+
+    def header_for(self, secret: str, token_type: str = "Bearer") -> tuple[str, str]:
+        """The (name, value) of the auth header that carries `secret`."""
+        if self.auth_type == "api_key" and self.api_key is not None:
+            prefix = self.api_key.header_prefix
+            return self.api_key.header_name, f"{prefix} {secret}" if prefix else secret
+        return "Authorization", f"{_bearer(token_type)} {secret}"
+
+
+def _bearer(token_type: str) -> str:
+    # Token endpoints say "bearer" in any case (RFC 6750 §4 is case-insensitive); send "Bearer".
+    return "Bearer" if not token_type or token_type.lower() == "bearer" else token_type

@@ -1,0 +1,83 @@
+"""Semantic checks on a structured provider (the schema's rules that types cannot say)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from authsome.errors import ProviderError
+from authsome.providers.matching import check_entry
+from authsome.providers.model import Provider
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+TEMPLATE_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+ENDPOINTS = (
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "device_authorization_url",
+    "registration_url",
+    "metadata_url",
+)
+
+
+def fill_for_check(value: str, provider: Provider, field: str) -> str:
+    """Replace declared {placeholders} with a sample; an undeclared one is an error."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in provider.templates:
+            raise ProviderError(
+                f"placeholder {{{m.group(1)}}} is not declared in 'templates'", provider.path, field
+            )
+        return "example"
+
+    return TEMPLATE_RE.sub(sub, value)
+
+
+def check_endpoint(url: str, provider: Provider, field: str) -> None:
+    filled = fill_for_check(url, provider, field)
+    if filled.startswith("https://example") and "{base_url}" in url:
+        return
+    parts = urlsplit(filled)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and host in LOOPBACK:
+        return
+    raise ProviderError("must be an https:// URL (http:// only on loopback)", provider.path, field)
+
+
+def check_provider(p: Provider) -> None:
+    if not NAME_RE.match(p.name):
+        raise ProviderError("must be lowercase letters, digits, '.', '_' or '-'", p.path, "name")
+    if p.schema_version != 1:
+        raise ProviderError("unsupported schema_version (this authsome reads 1)", p.path)
+    if p.auth_type == "oauth2":
+        if p.oauth is None:
+            raise ProviderError("required for auth_type oauth2", p.path, "oauth")
+        if p.flow == "api_key":
+            raise ProviderError("oauth2 providers need an OAuth flow", p.path, "flow")
+        for name in ENDPOINTS:
+            url = getattr(p.oauth, name)
+            if url:
+                check_endpoint(url, p, f"oauth.{name}")
+        if p.flow != "dcr_pkce" and not p.oauth.metadata_url and not p.oauth.token_url:
+            raise ProviderError("required", p.path, "oauth.token_url")
+    elif p.flow != "api_key":
+        raise ProviderError("api_key providers use flow api_key", p.path, "flow")
+    if p.api_key and p.api_key.key_pattern:
+        try:
+            re.compile(p.api_key.key_pattern)
+        except re.error as exc:
+            raise ProviderError(f"bad regex: {exc}", p.path, "api_key.key_pattern")
+    for key, var in p.env.items():
+        if not ENV_RE.match(var):
+            raise ProviderError(f"'{var}' is not an environment variable name", p.path, f"env.{key}")
+    for i, entry in enumerate(p.api_url):
+        problem = check_entry(fill_for_check(entry, p, f"api_url[{i}]"))
+        if problem:
+            raise ProviderError(problem, p.path, f"api_url[{i}]")
+    if p.docs_url:
+        check_endpoint(p.docs_url, p, "docs_url")

@@ -1,0 +1,44 @@
+"""Envelope encryption: AES-256-GCM with a random 96-bit nonce and bound associated data.
+
+A record's associated data names its kind and slot, so a record copied onto another
+connection's slot fails to decrypt instead of being read as that connection.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAGIC = b"ASV1"
+NONCE_LEN = 12
+KEY_LEN = 32
+DATA_KEY_AAD = b"authsome-datakey-v1"
+
+
+class DecryptError(Exception):
+    """The blob is not ours, was tampered with, sits in the wrong slot, or the key is wrong."""
+
+
+def record_aad(kind: str, name: str) -> bytes:
+    return b"authsome-record-v1\x00" + kind.encode() + b"\x00" + name.encode()
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_LEN)
+    return MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    if len(blob) < len(MAGIC) + NONCE_LEN + 16 or not blob.startswith(MAGIC):
+        raise DecryptError("not an authsome vault record")
+    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_LEN]
+    try:
+        return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_LEN :], aad)
+    except InvalidTag:
+        raise DecryptError("record does not decrypt with this key in this slot") from None
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)

@@ -1,0 +1,102 @@
+"""The local file backend: one encrypted blob per record, atomic writes, flock-based locks.
+
+Interface shared with other backends (docker-credential-helpers style: a tiny set of
+verbs): read, write, delete, names, lock. Blobs are opaque here; encryption is above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from urllib.parse import quote, unquote
+
+from authsome import paths
+
+SUFFIX = ".rec"
+
+
+def _filename(name: str) -> str:
+    encoded = quote(name, safe="")
+    # Never produce '.', '..' or a hidden file from a name.
+    return ("%2E" + encoded[1:] if encoded.startswith(".") else encoded) + SUFFIX
+
+
+def fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename over, fsync the directory."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mkstemp creates 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(directory)
+
+
+class FileBackend:
+    def __init__(self, root: str):
+        self.root = root
+
+    def _dir(self, kind: str) -> str:
+        return os.path.join(self.root, kind)
+
+    def _path(self, kind: str, name: str) -> str:
+        return os.path.join(self._dir(kind), _filename(name))
+
+    def read(self, kind: str, name: str) -> bytes | None:
+        try:
+            with open(self._path(kind, name), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def write(self, kind: str, name: str, blob: bytes) -> None:
+        paths.ensure_dir(self._dir(kind))
+        atomic_write(self._path(kind, name), blob)
+
+    def delete(self, kind: str, name: str) -> bool:
+        try:
+            os.unlink(self._path(kind, name))
+        except FileNotFoundError:
+            return False
+        fsync_dir(self._dir(kind))
+        return True
+
+    def names(self, kind: str) -> list[str]:
+        try:
+            entries = os.listdir(self._dir(kind))
+        except FileNotFoundError:
+            return []
+        return sorted(
+            unquote(e[: -len(SUFFIX)])
+            for e in entries
+            if e.endswith(SUFFIX) and not e.startswith(".tmp-")
+        )
+
+    @contextlib.contextmanager
+    def lock(self, kind: str, name: str) -> Iterator[None]:
+        """An exclusive lock on a separate lock file that is never replaced."""
+        lock_dir = paths.ensure_dir(os.path.join(self.root, "locks", kind))
+        lock_path = os.path.join(lock_dir, _filename(name) + ".lock")
+        fd = paths.open_private(lock_path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock

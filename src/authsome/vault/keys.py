@@ -1,0 +1,184 @@
+"""Where the vault key comes from, in the SPEC's order of precedence.
+
+1. AUTHSOME_MASTER_KEY (base64 of 32 bytes), for CI and containers;
+2. AUTHSOME_PASSPHRASE, stretched with scrypt and a per-vault salt;
+3. the OS keyring (service `authsome`), a random key created on first use;
+4. a key file `$AUTHSOME_HOME/master.key` (0600), only when no keyring backend works.
+
+The `keyring` package is imported only when the first two are absent: it costs more
+than the rest of the helper's hot path together.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import sys
+
+from authsome import paths
+from authsome.errors import VaultUnavailable
+
+KEYRING_SERVICE = "authsome"
+SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+KEY_FILE = "master.key"
+
+
+def keyring_username(home: str) -> str:
+    # One key per home, so two homes on one machine are two independent vaults.
+    return f"master-key:{home}"
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise VaultUnavailable(f"{where} must be the base64 encoding of 32 random bytes")
+    return key
+
+
+def passphrase_key(passphrase: str, salt: bytes, params: dict | None = None) -> bytes:
+    p = params or SCRYPT
+    return hashlib.scrypt(
+        passphrase.encode(), salt=salt, n=p["n"], r=p["r"], p=p["p"], maxmem=128 * 1024 * 1024, dklen=32
+    )
+
+
+class KeySource:
+    """One resolved key source. `load` returns the key or None; `create` makes a new one."""
+
+    name: str = ""
+
+    def load(self) -> bytes | None:
+        raise NotImplementedError
+
+    def create(self) -> bytes:
+        raise NotImplementedError
+
+
+class EnvKey(KeySource):
+    name = "AUTHSOME_MASTER_KEY"
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def load(self) -> bytes:
+        return _decode_key(self.value, "AUTHSOME_MASTER_KEY")
+
+    create = load
+
+
+class PassphraseKey(KeySource):
+    """The salt lives in the vault's key header; the vault passes it in."""
+
+    name = "AUTHSOME_PASSPHRASE"
+
+    def __init__(self, passphrase: str):
+        if not passphrase:
+            raise VaultUnavailable("AUTHSOME_PASSPHRASE is set but empty")
+        self.passphrase = passphrase
+
+    def derive(self, salt: bytes, params: dict | None = None) -> bytes:
+        return passphrase_key(self.passphrase, salt, params)
+
+
+class KeyringKey(KeySource):
+    name = "keyring"
+
+    def __init__(self, home: str):
+        self.home = home
+        self.username = keyring_username(home)
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except Exception as exc:  # keyring backends raise many types; all mean "unavailable"
+            kind = type(exc).__name__
+            if "Locked" in kind:
+                raise VaultUnavailable(
+                    "the OS keyring is locked: unlock it (or set AUTHSOME_MASTER_KEY / "
+                    "AUTHSOME_PASSPHRASE)"
+                ) from None
+            raise VaultUnavailable(f"the OS keyring failed ({kind}); see `authsome doctor`") from None
+
+    def load(self) -> bytes | None:
+        import keyring
+
+        value = self._call(keyring.get_password, KEYRING_SERVICE, self.username)
+        return None if value is None else _decode_key(value, "the keyring's authsome key")
+
+    def create(self) -> bytes:
+        import keyring
+
+        key = os.urandom(32)
+        self._call(keyring.set_password, KEYRING_SERVICE, self.username, base64.b64encode(key).decode())
+        return key
+
+    def delete(self) -> None:
+        import keyring
+
+        self._call(keyring.delete_password, KEYRING_SERVICE, self.username)
+
+
+class FileKey(KeySource):
+    name = "key file"
+
+    def __init__(self, home: str):
+        self.path = os.path.join(home, KEY_FILE)
+
+    def load(self) -> bytes | None:
+        try:
+            with open(self.path, encoding="ascii") as f:
+                return _decode_key(f.read(), self.path)
+        except FileNotFoundError:
+            return None
+
+    def create(self) -> bytes:
+        key = os.urandom(32)
+        paths.ensure_home()
+        fd = paths.open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.b64encode(key).decode() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        print(
+            f"authsome: warning: no OS keyring backend works; the vault key is kept in {self.path} "
+            "(see `authsome doctor`)",
+            file=sys.stderr,
+        )
+        return key
+
+
+def keyring_works() -> tuple[bool, str]:
+    """Whether a real keyring backend is available, and its name (for doctor and fallback)."""
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+    except Exception as exc:
+        return False, f"error: {type(exc).__name__}"
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if isinstance(backend, fail.Keyring):
+        return False, name
+    if "chainer" in name.lower() and not getattr(backend, "backends", None):
+        return False, name
+    return True, name
+
+
+def select_source(home: str) -> KeySource:
+    """The key source in force for `home`, by the SPEC's precedence."""
+    env = os.environ.get("AUTHSOME_MASTER_KEY")
+    if env:
+        return EnvKey(env)
+    passphrase = os.environ.get("AUTHSOME_PASSPHRASE")
+    if passphrase is not None:
+        return PassphraseKey(passphrase)
+    file_key = FileKey(home)
+    if os.path.exists(file_key.path):
+        return file_key
+    ok, _ = keyring_works()
+    return KeyringKey(home) if ok else file_key

@@ -1,0 +1,147 @@
+"""The vault: encrypted JSON records over a storage backend.
+
+A random data key encrypts every record; the key from `keys.select_source` wraps the
+data key in the vault's header. Reading never creates anything: a vault that does not
+exist yet simply has no records (and needs no key).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from authsome import paths
+from authsome.errors import VaultUnavailable
+from authsome.vault import crypto, keys
+from authsome.vault.files import FileBackend
+
+HEADER_KIND = "meta"
+HEADER_NAME = "header"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class Vault:
+    def __init__(self, home: str | None = None, backend: Any | None = None):
+        self.home = home or paths.home()
+        self.backend = backend or FileBackend(paths.vault_dir(self.home))
+        self._data_key: bytes | None = None
+        self._source: keys.KeySource | None = None
+
+    # -- keys ---------------------------------------------------------------------------
+    @property
+    def source(self) -> keys.KeySource:
+        if self._source is None:
+            self._source = keys.select_source(self.home)
+        return self._source
+
+    def _header(self) -> dict | None:
+        raw = self.backend.read(HEADER_KIND, HEADER_NAME)
+        if raw is None:
+            return None
+        try:
+            header = json.loads(raw)
+            base64.b64decode(header["wrapped_key"], validate=True)
+        except (ValueError, KeyError, TypeError):
+            raise VaultUnavailable(f"the vault header in {paths.vault_dir(self.home)} is corrupt")
+        return header
+
+    def _wrapping_key(self, header: dict | None, create: bool) -> bytes | None:
+        source = self.source
+        if isinstance(source, keys.PassphraseKey):
+            kdf = (header or {}).get("kdf") or {}
+            if kdf.get("salt"):
+                salt = base64.b64decode(kdf["salt"])
+                params = {k: kdf[k] for k in ("n", "r", "p")}
+            else:
+                salt, params = os.urandom(16), dict(keys.SCRYPT)
+                self._pending_kdf = {"name": "scrypt", "salt": _b64(salt), **params}
+            return source.derive(salt, params)
+        key = source.load()
+        if key is None and create:
+            key = source.create()
+        return key
+
+    def _unwrap(self, header: dict) -> bytes:
+        key = self._wrapping_key(header, create=False)
+        if key is None:
+            raise VaultUnavailable(
+                f"the vault key is missing from the {self.source.name}; the vault cannot be opened"
+            )
+        try:
+            return crypto.unseal(key, base64.b64decode(header["wrapped_key"]), crypto.DATA_KEY_AAD)
+        except crypto.DecryptError:
+            made = header.get("source", "another key")
+            raise VaultUnavailable(
+                f"the key from {self.source.name} does not open this vault (it was made with {made})"
+            ) from None
+
+    def data_key(self, create: bool = False) -> bytes | None:
+        if self._data_key is not None:
+            return self._data_key
+        header = self._header()
+        if header is None:
+            if not create:
+                return None
+            with self.backend.lock(HEADER_KIND, HEADER_NAME):
+                header = self._header()  # another process may have made it meanwhile
+                if header is None:
+                    self._data_key = self._create_header()
+                    return self._data_key
+        self._data_key = self._unwrap(header)
+        return self._data_key
+
+    def _create_header(self) -> bytes:
+        self._pending_kdf = None
+        wrapping = self._wrapping_key(None, create=True)
+        assert wrapping is not None
+        data_key = crypto.new_key()
+        header = {
+            "version": 1,
+            "source": self.source.name,
+            "wrapped_key": _b64(crypto.seal(wrapping, data_key, crypto.DATA_KEY_AAD)),
+        }
+        if self._pending_kdf:
+            header["kdf"] = self._pending_kdf
+        self.backend.write(HEADER_KIND, HEADER_NAME, json.dumps(header).encode())
+        return data_key
+
+    # -- records ------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> dict | None:
+        blob = self.backend.read(kind, name)
+        if blob is None:
+            return None
+        key = self.data_key()
+        if key is None:
+            raise VaultUnavailable("the vault has records but no header; it cannot be opened")
+        try:
+            return json.loads(crypto.unseal(key, blob, crypto.record_aad(kind, name)))
+        except crypto.DecryptError:
+            raise VaultUnavailable(
+                f"the record {kind}/{name} does not decrypt (tampered, or moved from another slot)"
+            ) from None
+
+    def put(self, kind: str, name: str, record: dict) -> None:
+        paths.ensure_home()
+        key = self.data_key(create=True)
+        assert key is not None
+        data = json.dumps(record, separators=(",", ":")).encode()
+        self.backend.write(kind, name, crypto.seal(key, data, crypto.record_aad(kind, name)))
+
+    def delete(self, kind: str, name: str) -> bool:
+        return self.backend.delete(kind, name)
+
+    def names(self, kind: str) -> list[str]:
+        return self.backend.names(kind)
+
+    @contextmanager
+    def lock(self, kind: str, name: str) -> Iterator[None]:
+        paths.ensure_home()
+        with self.backend.lock(kind, name):
+            yield
