@@ -1,0 +1,92 @@
+"""Outbound HTTP for the OAuth engine (and TLS trust for the proxy).
+
+One place decides what we trust: the system store plus the extra CAs in
+`AUTHSOME_CA_BUNDLE`, and which endpoints we talk to at all: `https://`, or
+`http://` on a loopback host only (local development and tests).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+from urllib.parse import urlsplit
+
+import httpx
+
+from authsome import __version__
+from authsome.errors import AuthsomeError, UsageError
+
+# Every call has a timeout: a hung provider must not hang a git operation or a prompt.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+LOOPBACK_NAMES = ("localhost",)
+
+
+class NetworkError(AuthsomeError):
+    """The provider could not be reached or failed transiently (transport error, HTTP 5xx).
+
+    Distinct from OAuthError, which is a definite answer (invalid_grant, access_denied).
+    Callers that hold a still-valid token keep using it on this error.
+    """
+
+    exit_code = 1
+    code = "internal"
+
+
+def ssl_context() -> ssl.SSLContext:
+    """A verifying client context: system CAs plus `AUTHSOME_CA_BUNDLE` (file or directory)."""
+    ctx = ssl.create_default_context()
+    extra = os.environ.get("AUTHSOME_CA_BUNDLE")
+    if extra:
+        try:
+            if os.path.isdir(extra):
+                ctx.load_verify_locations(capath=extra)
+            else:
+                ctx.load_verify_locations(cafile=extra)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"AUTHSOME_CA_BUNDLE={extra}: cannot load CA certificates ({exc})")
+    return ctx
+
+
+def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.Client:
+    """The httpx client every OAuth request goes through."""
+    return httpx.Client(
+        verify=ssl_context(),
+        timeout=timeout,
+        follow_redirects=False,  # a token endpoint that redirects is misconfigured; do not resend
+        headers={"User-Agent": f"authsome/{__version__}", "Accept": "application/json"},
+    )
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str | None, what: str) -> str:
+    """Refuse an endpoint we must not send credentials to; returns the url."""
+    if not url:
+        raise UsageError(f"the provider has no {what}")
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+        return url
+    raise UsageError(f"{what} must be https:// (http:// only on loopback): {_redact(url)}")
+
+
+def _redact(url: str) -> str:
+    # Error messages never carry query strings (they may hold codes or tokens).
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def describe_transport_error(exc: httpx.HTTPError, url: str) -> str:
+    """One line for a failed request, without the query string."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"cannot reach {_redact(url)} ({detail})"

@@ -1,0 +1,64 @@
+"""Token revocation (RFC 7009), used by `logout` and `authsome-helper erase`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from authsome.errors import AuthsomeError, OAuthError
+from authsome.oauth.endpoint import add_client_auth, effective_oauth, post_form
+from authsome.oauth.responses import decode_body, raise_for_error
+from authsome.oauth.tokens import ClientCredentials, TokenSet
+
+if TYPE_CHECKING:
+    from authsome.providers.model import Provider
+
+
+def can_revoke(provider: Provider, client: ClientCredentials | None = None) -> bool:
+    return provider.oauth is not None and bool(effective_oauth(provider, client).revocation_url)
+
+
+def revoke(
+    provider: Provider, client: ClientCredentials | None, token: str, hint: str | None = None
+) -> bool:
+    """Revoke one token; False when the provider has no revocation endpoint.
+
+    Raises OAuthError (the server refused) or NetworkError (unreachable).
+    """
+    cfg = effective_oauth(provider, client)
+    if not cfg.revocation_url:
+        return False
+    data = {"token": token}
+    if hint:
+        data["token_type_hint"] = hint
+    headers: dict[str, str] = {}
+    add_client_auth(cfg.client_auth, client, data, headers)
+    response = post_form(cfg.revocation_url, data, what="the revocation endpoint", headers=headers)
+    # §2.2: 200 means revoked (or already invalid); §2.2.1 errors are RFC 6749 errors.
+    if response.status_code != 200:
+        try:
+            data_out = decode_body(response.headers.get("content-type", ""), response.content)
+        except OAuthError:
+            data_out = {}
+        raise_for_error(data_out, response.status_code)
+    return True
+
+
+def revoke_tokens(
+    provider: Provider, client: ClientCredentials | None, token: TokenSet
+) -> list[str]:
+    """Revoke the refresh token first (it kills the family), then the access token.
+
+    Returns one line per failure (never a secret); an empty list means done or nothing to do.
+    """
+    problems: list[str] = []
+    if provider.oauth is None or not can_revoke(provider, client):
+        return problems
+    pairs = [(token.refresh_token, "refresh_token"), (token.access_token, "access_token")]
+    for value, hint in pairs:
+        if not value:
+            continue
+        try:
+            revoke(provider, client, value, hint)
+        except AuthsomeError as exc:  # OAuthError, NetworkError: reported, logout goes on
+            problems.append(f"could not revoke the {hint.replace('_', ' ')}: {exc}")
+    return problems
