@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import collections
+import hashlib
 import json
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -388,3 +390,10 @@ class _Handler(BaseHTTPRequestHandler):
 def basic_auth(client_id: str, client_secret: str) -> str:
     """An RFC 6749 2.3.1 Basic header value (test convenience)."""
     return "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh (code_verifier, S256 code_challenge) pair (test convenience)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from support.authserver import AuthServer, basic_auth
+from support.authserver import AuthServer, basic_auth, pkce_pair
 from support.fixtures import auth_server  # noqa: F401
 
 REDIRECT = "http://127.0.0.1:7998/auth/callback/oauth"
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+pkce = pkce_pair
 
 
 def authorize(srv: AuthServer, client_id: str, **params: str) -> httpx.Response:
