@@ -250,3 +250,50 @@ def test_core_providers() -> None:
 def test_dcr_providers_present() -> None:
     dcr = [d for d in ALL.values() if d["flow"] == "dcr_pkce"]
     assert len(dcr) >= 3
+
+
+def test_no_exact_api_url_shared_between_providers() -> None:
+    # Identical exact entries tie in host matching, so the proxy would inject nothing.
+    seen: dict[str, str] = {}
+    for name, defn in ALL.items():
+        for entry in defn["api_url"]:
+            if entry.startswith("regex:") or "{" in entry:
+                continue  # templated hosts differ once filled in
+            assert entry not in seen, (entry, seen.get(entry), name)
+            seen[entry] = name
+
+
+def test_loader_accepts_every_bundled_definition(tmp_path: Path) -> None:
+    providers = pytest.importorskip("authsome.providers.loader")
+    registry = providers.load_registry(str(tmp_path))
+    assert [str(e) for e in registry.errors] == []
+    loaded = registry.all()
+    assert sorted(p.name for p in loaded) == sorted(ALL)
+    assert {p.source for p in loaded} == {"bundled"}
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "expected"),
+    [
+        ("api.github.com", "/user", "github"),
+        ("api.hubapi.com", "/crm/v3/objects/contacts", "hubspot"),
+        ("gmail.googleapis.com", "/gmail/v1/users/me/messages", "gmail"),
+        ("sheets.googleapis.com", "/v4/spreadsheets/x", "google-sheets"),
+        ("people.googleapis.com", "/v1/people/me", "google"),
+        ("www.googleapis.com", "/drive/v3/files", "google-drive"),
+        ("www.googleapis.com", "/calendar/v3/calendars", "google-calendar"),
+        ("api.atlassian.com", "/ex/jira/cloud-id/rest/api/3/issue", "jira"),
+        ("api.atlassian.com", "/ex/confluence/cloud-id/wiki/api/v2/pages", "confluence"),
+        ("api.atlassian.com", "/me", "atlassian"),
+        ("acme.my.salesforce.com", "/services/data/v61.0/", "salesforce"),
+        ("api.anthropic.com", "/v1/messages", "anthropic"),
+        ("generativelanguage.googleapis.com", "/v1beta/models", "gemini"),
+        ("mcp.notion.com", "/mcp", "notion-mcp"),
+        ("api.notion.com", "/v1/search", "notion"),
+        ("example.com", "/", None),
+    ],
+)
+def test_host_matching_over_catalog(host: str, path: str, expected: str | None) -> None:
+    matching = pytest.importorskip("authsome.providers.matching")
+    candidates = [(name, entry) for name, defn in ALL.items() for entry in defn["api_url"]]
+    assert matching.match_url(candidates, host, path) == expected
