@@ -1,0 +1,56 @@
+"""The credential helper dialect of Bazel (and tools that copied it), sans-IO.
+
+The tool writes `{"uri": "https://..."}` and reads `{"headers": {"Name": ["value"]},
+"expires": "<RFC 3339>"}`; `{}` means "no credentials for this URI".
+"""
+
+from __future__ import annotations
+
+import json
+
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+class HeadersRequestError(ValueError):
+    """A request without a usable `uri`."""
+
+
+def parse_uri(request: dict) -> tuple[str, str, str]:
+    """`uri` -> (scheme, host, path): host lower-cased, default port and userinfo dropped,
+    query and fragment ignored. Stdlib string work only: this is on the hot path."""
+    uri = request.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise HeadersRequestError("request needs a string field 'uri'")
+    scheme, sep, rest = uri.partition("://")
+    if not sep or not scheme:
+        raise HeadersRequestError("'uri' must be an absolute URL")
+    scheme = scheme.lower()
+    for stop in "?#":
+        rest = rest.split(stop, 1)[0]
+    authority, _, path = rest.partition("/")
+    host = authority.rpartition("@")[2].lower()
+    default = {"https": ":443", "http": ":80"}.get(scheme)
+    if default and host.endswith(default):
+        host = host[: -len(default)]
+    if not host:
+        raise HeadersRequestError("'uri' has no host")
+    return scheme, host, "/" + path
+
+
+def may_send_token(scheme: str, host: str) -> bool:
+    """Tokens go over TLS only (plain http to loopback is allowed for local work)."""
+    if scheme == "https":
+        return True
+    name = host if host.endswith("]") else host.rsplit(":", 1)[0]
+    return scheme == "http" and name in LOOPBACK
+
+
+def format_response(headers: dict[str, str], expires: str | None) -> bytes:
+    """Each header as a one-value list, as the protocol wants; `expires` when known."""
+    doc: dict = {"headers": {name: [value] for name, value in headers.items()}}
+    if expires:
+        doc["expires"] = expires
+    return (json.dumps(doc) + "\n").encode()
+
+
+EMPTY = b"{}\n"
