@@ -101,12 +101,20 @@ DISCOVERED_KEY = "authsome_endpoints"
 
 
 def effective_oauth(provider: Provider, client: ClientCredentials | None) -> OAuthConfig:
-    """The provider's OAuth config, with endpoints it leaves empty filled from discovery."""
+    """The provider's OAuth config, completed from what a DCR client learned: endpoints
+    the definition leaves empty, and the auth method the server registered it with."""
     cfg = provider.oauth
     if cfg is None:
         raise UsageError(f"{provider.name} is not an OAuth provider")
-    found = (client.registration or {}).get(DISCOVERED_KEY) if client else None
-    if not isinstance(found, dict):
-        return cfg
-    fill = {k: v for k, v in found.items() if hasattr(cfg, k) and not getattr(cfg, k)}
+    registration = (client.registration or {}) if client else {}
+    found = registration.get(DISCOVERED_KEY)
+    fill = {}
+    if isinstance(found, dict):
+        fill = {k: v for k, v in found.items() if hasattr(cfg, k) and not getattr(cfg, k)}
+    method = _AUTH_METHODS.get(registration.get("token_endpoint_auth_method", ""))
+    if method:
+        fill["client_auth"] = method
     return attrs.evolve(cfg, **fill) if fill else cfg
+
+
+_AUTH_METHODS = {"client_secret_basic": "basic", "client_secret_post": "body"}

@@ -21,6 +21,10 @@ from authsome.oauth.tokens import ClientCredentials
 
 DEFAULT_PORT = 7998
 HOST = "127.0.0.1"
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; "
+    "frame-ancestors 'none'"
+)
 
 
 def callback_port() -> int:
@@ -31,20 +35,21 @@ def callback_port() -> int:
         port = int(raw)
     except ValueError:
         port = -1
-    if not 0 <= port <= 65535:
-        raise UsageError(f"AUTHSOME_CALLBACK_PORT must be a port number, not {raw!r}")
+    if not 0 < port <= 65535:
+        raise UsageError(f"AUTHSOME_CALLBACK_PORT must be a port number (1-65535), not {raw!r}")
     return port
 
 
 class FormSpec:
-    """What the client form needs; `on_submit` turns the client into the authorize URL."""
+    """What the client form needs; `on_submit` turns the client into the URL the browser
+    goes on to (the provider's authorize URL), or None to just say "saved"."""
 
     def __init__(
         self,
         display_name: str,
         needs_secret: bool,
         docs_url: str | None,
-        on_submit: Callable[[ClientCredentials], str],
+        on_submit: Callable[[ClientCredentials], str | None],
     ):
         self.display_name = display_name
         self.needs_secret = needs_secret
@@ -64,7 +69,8 @@ class LoopbackServer:
         self.authorize_url: str | None = None
         self.client: ClientCredentials | None = None
         self.result: CallbackResult | None = None
-        self.done = threading.Event()
+        self.done = threading.Event()  # the callback came (result is set)
+        self.client_ready = threading.Event()  # the form was submitted (client is set)
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -168,7 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._page(409, "Already submitted", "Return to the terminal.")
             owner.client = creds
         owner.authorize_url = form.on_submit(creds)
-        self._redirect(owner.authorize_url)
+        owner.client_ready.set()
+        if owner.authorize_url:
+            return self._redirect(owner.authorize_url)
+        self._page(200, "Saved", "authsome has the client. Return to the terminal.")
 
     def _callback(self, owner: LoopbackServer, query: str) -> None:
         result = parse_callback(query, owner.state)
@@ -198,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _page(self, status: int, title: str, text: str) -> None:
         body = (
             f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-            f"</title></head><body style=\"font:16px system-ui,sans-serif;margin:3em\">"
+            f'</title></head><body style="font:16px system-ui,sans-serif;margin:3em">'
             f"<h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>\n"
         ).encode()
         self._send(status, body)
@@ -217,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         # The page must not be framed or read by another origin.
         self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'")
+        self.send_header("Content-Security-Policy", _CSP)
         self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
         self.wfile.write(body)

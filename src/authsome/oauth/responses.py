@@ -155,9 +155,7 @@ def parse_metadata(status: int, content_type: str, body: bytes) -> dict[str, str
     """RFC 8414 server metadata -> {OAuthConfig field: url} for the endpoints it names."""
     data = decode_body(content_type, body)
     raise_for_error(data, status)
-    return {
-        field: str(data[name]) for name, field in METADATA_FIELDS.items() if data.get(name)
-    }
+    return {field: str(data[name]) for name, field in METADATA_FIELDS.items() if data.get(name)}
 
 
 def _extra(data: dict[str, Any]) -> dict[str, str]:

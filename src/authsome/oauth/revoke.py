@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from authsome.errors import AuthsomeError, OAuthError
+from authsome.errors import OAuthError
 from authsome.oauth.endpoint import add_client_auth, effective_oauth, post_form
 from authsome.oauth.responses import decode_body, raise_for_error
-from authsome.oauth.tokens import ClientCredentials, TokenSet
+from authsome.oauth.tokens import ClientCredentials
 
 if TYPE_CHECKING:
     from authsome.providers.model import Provider
@@ -41,24 +41,3 @@ def revoke(
             data_out = {}
         raise_for_error(data_out, response.status_code)
     return True
-
-
-def revoke_tokens(
-    provider: Provider, client: ClientCredentials | None, token: TokenSet
-) -> list[str]:
-    """Revoke the refresh token first (it kills the family), then the access token.
-
-    Returns one line per failure (never a secret); an empty list means done or nothing to do.
-    """
-    problems: list[str] = []
-    if provider.oauth is None or not can_revoke(provider, client):
-        return problems
-    pairs = [(token.refresh_token, "refresh_token"), (token.access_token, "access_token")]
-    for value, hint in pairs:
-        if not value:
-            continue
-        try:
-            revoke(provider, client, value, hint)
-        except AuthsomeError as exc:  # OAuthError, NetworkError: reported, logout goes on
-            problems.append(f"could not revoke the {hint.replace('_', ' ')}: {exc}")
-    return problems

@@ -1,0 +1,109 @@
+"""Running an OAuth login: pick the flow, find or obtain the client, run the flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from authsome.errors import UsageError
+from authsome.oauth import authorize, dcr
+from authsome.oauth.client_setup import collect_client
+from authsome.oauth.code_flow import run_code_flow
+from authsome.oauth.device import run_device_flow
+from authsome.oauth.endpoint import effective_oauth
+from authsome.oauth.prompt import Deadline
+from authsome.oauth.tokens import ClientCredentials, TokenSet
+
+if TYPE_CHECKING:
+    from authsome.providers.model import Provider
+
+OAUTH_FLOWS = ("pkce", "device_code", "dcr_pkce")
+
+
+@attrs.frozen
+class LoginRequest:
+    flow: str
+    scopes: list[str]
+    client: ClientCredentials | None = attrs.field(repr=False)  # given, or stored
+    port: int
+    open_browser: bool
+    timeout: float
+
+
+def choose_flow(provider: Provider, requested: str | None) -> str:
+    """The provider's default flow, or `--flow` if the provider supports it."""
+    cfg = provider.oauth
+    if cfg is None:
+        raise UsageError(f"{provider.name} is not an OAuth provider")
+    flow = requested or provider.flow
+    if flow not in OAUTH_FLOWS:
+        raise UsageError(f"unknown flow '{flow}' for {provider.name}: use {', '.join(OAUTH_FLOWS)}")
+    if flow == "device_code" and not (cfg.supports_device_code or cfg.device_authorization_url):
+        raise UsageError(f"{provider.display_name} does not support the device_code flow")
+    if flow == "dcr_pkce" and not (cfg.supports_dcr or cfg.registration_url or cfg.metadata_url):
+        raise UsageError(f"{provider.display_name} does not support dynamic client registration")
+    return flow
+
+
+def run_login(
+    provider: Provider,
+    request: LoginRequest,
+    on_registered: Callable[[ClientCredentials], None],
+) -> tuple[TokenSet, ClientCredentials]:
+    """Tokens and the client that obtained them. A DCR client is handed to
+    `on_registered` at once: registration is server-side state, worth keeping even if
+    the sign-in that follows fails."""
+    deadline = Deadline(request.timeout)
+    client = request.client
+    if request.flow == "device_code":
+        cfg = effective_oauth(provider, client)
+        if client is None:
+            client = collect_client(
+                provider,
+                needs_secret=False,
+                port=request.port,
+                open_browser=request.open_browser,
+                deadline=deadline,
+            )
+        tokens = run_device_flow(
+            provider,
+            cfg,
+            client,
+            scopes=request.scopes,
+            open_browser=request.open_browser,
+            deadline=deadline,
+        )
+        return tokens, client
+    if request.flow == "dcr_pkce":
+        client = _registered_client(provider, request, on_registered)
+        cfg = attrs.evolve(effective_oauth(provider, client), pkce=True)  # public client
+    else:
+        cfg = effective_oauth(provider, client)
+    return run_code_flow(
+        provider,
+        cfg,
+        client,
+        port=request.port,
+        scopes=request.scopes,
+        open_browser=request.open_browser,
+        deadline=deadline,
+    )
+
+
+def _registered_client(
+    provider: Provider,
+    request: LoginRequest,
+    on_registered: Callable[[ClientCredentials], None],
+) -> ClientCredentials:
+    redirect = authorize.redirect_uri(request.port)
+    if request.client is not None and dcr.fits(request.client, redirect):
+        return request.client
+    cfg = provider.oauth
+    assert cfg is not None
+    found = dcr.discover(cfg)
+    client = dcr.register(dcr.with_endpoints(cfg, found), redirect, request.scopes)
+    client = dcr.remember(client, found)
+    on_registered(client)
+    return client
