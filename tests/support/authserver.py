@@ -17,17 +17,20 @@ import base64
 import collections
 import hashlib
 import json
+import os
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
-from support.authserver_backend import USER, Backend, Client, FormRequest, JsonBodyRequest
+from support.authserver_backend import Backend, FormRequest, JsonBodyRequest
+from support.authserver_http import make_handler
+from support.authserver_models import USER, Client
 from support.authserver_quirks import QUIRKS, shape_token_response
 
 _LOGGED_HEADERS = ("Accept", "Content-Type", "Authorization", "User-Agent")
@@ -66,7 +69,7 @@ class AuthServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> AuthServer:
-        handler = type("_Handler", (_Handler,), {"auth": self})
+        handler = make_handler(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
@@ -149,6 +152,62 @@ class AuthServer:
             "revocation_endpoint_auth_methods_supported": methods,
             "code_challenge_methods_supported": ["S256"],
         }
+
+    def provider_definition(
+        self,
+        name: str = "testauth",
+        *,
+        flow: str = "pkce",
+        scopes: list[str] | None = None,
+        pkce: bool = True,
+        client_auth: str = "body",
+        api_url: list[str] | None = None,
+        env_var: str | None = None,
+    ) -> dict[str, Any]:
+        """A SPEC section 3 provider definition pointing at this server.
+
+        For dcr_pkce flows only registration/metadata URLs matter, but all are given.
+        Save it as $AUTHSOME_HOME/providers/<name>.json (see write_provider).
+        """
+        var = env_var or name.upper().replace("-", "_") + "_ACCESS_TOKEN"
+        return {
+            "schema_version": 1,
+            "name": name,
+            "display_name": f"Test {name}",
+            "description": "The test authorization server",
+            "auth_type": "oauth2",
+            "flow": flow,
+            "api_url": list(api_url or []),
+            "oauth": {
+                "authorization_url": self.authorization_url,
+                "token_url": self.token_url,
+                "revocation_url": self.revocation_url,
+                "device_authorization_url": self.device_authorization_url,
+                "registration_url": self.registration_url,
+                "metadata_url": self.metadata_url,
+                "scopes": list(scopes if scopes is not None else ["read"]),
+                "pkce": pkce,
+                "supports_device_code": True,
+                "supports_dcr": flow == "dcr_pkce",
+                "client_auth": client_auth,
+                "authorization_params": {},
+            },
+            "api_key": None,
+            "env": {"access_token": var, "refresh_token": var.replace("ACCESS", "REFRESH")},
+            "git_hosts": [],
+            "docs_url": None,
+        }
+
+    def write_provider(
+        self, home: str | os.PathLike[str], name: str = "testauth", **kwargs: Any
+    ) -> Path:
+        """Write provider_definition(...) into <home>/providers/<name>.json (0600)."""
+        folder = Path(home) / "providers"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(self.provider_definition(name, **kwargs), indent=2))
+        path.chmod(0o600)
+        return path
 
     # -- test controls -------------------------------------------------------------------
 
@@ -338,53 +397,6 @@ class AuthServer:
 
 def _extra(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() != "content-type"]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    auth: AuthServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet; tests read AuthServer.requests instead
-
-    def _serve(self) -> None:
-        url = urlsplit(self.path)
-        query = parse_qsl(url.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        uri = self.auth.base_url + self.path
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        req: Any
-        if url.path == "/register":
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError:
-                data = {}
-            req = JsonBodyRequest(
-                self.command, uri, self.headers, data if isinstance(data, dict) else {}
-            )
-        else:
-            form = (
-                parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-                if (ctype == "application/x-www-form-urlencoded")
-                else []
-            )
-            req = FormRequest(self.command, uri, self.headers, query, form)
-        try:
-            status, body, content_type, headers = self.auth.handle(self.command, url.path, req)
-        except Exception as exc:  # a bug here must show up as a 500, not a hung client
-            status, content_type, headers = 500, "text/plain", []
-            body = f"{type(exc).__name__}: {exc}".encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _serve
 
 
 def basic_auth(client_id: str, client_secret: str) -> str:

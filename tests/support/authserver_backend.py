@@ -1,9 +1,9 @@
-"""authlib glue for the test authorization server: models, in-memory store, grants, endpoints.
+"""authlib glue for the test authorization server: request adapters, grants, endpoints.
 
 Everything protocol-shaped (PKCE checks, client authentication, device-code errors,
 registration metadata validation) is authlib's reading of the RFCs, not ours; this
-module only stores what authlib asks it to store. The HTTP side lives in authserver.py.
-Callers hold `Backend.lock` around every call into authlib.
+module only stores what authlib asks it to store (models in authserver_models.py).
+The HTTP side lives in authserver.py. Callers hold `Backend.lock` around every call.
 """
 
 from __future__ import annotations
@@ -11,18 +11,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import uuid
 from collections import defaultdict
 from typing import Any, Protocol
 
-import attrs
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
-    ClientMixin,
     InvalidRequestError,
     OAuth2Payload,
     OAuth2Request,
-    TokenMixin,
     grants,
 )
 from authlib.oauth2.rfc6749.requests import JsonPayload, JsonRequest
@@ -31,15 +27,14 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8628 import (
-    DEVICE_CODE_GRANT_TYPE,
     DeviceAuthorizationEndpoint,
     DeviceCodeGrant,
     DeviceCredentialDict,
 )
 
-USER = "alice"  # the one resource owner; every approval is hers
+from support.authserver_models import USER, AuthCode, Client, Store, TokenRecord
+
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-ALL_GRANTS = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE]
 
 
 class Settings(Protocol):
@@ -55,149 +50,6 @@ class Settings(Protocol):
 
     def take_slow_down(self) -> bool: ...
     def metadata(self) -> dict[str, Any]: ...
-
-
-# -- models -------------------------------------------------------------------------
-
-
-@attrs.define(eq=False)
-class Client(ClientMixin):
-    client_id: str
-    client_secret: str | None
-    redirect_uris: list[str]
-    scope: str
-    token_endpoint_auth_method: str
-    grant_types: list[str] = attrs.field(factory=lambda: list(ALL_GRANTS))
-
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> str | None:
-        return self.redirect_uris[0] if self.redirect_uris else None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        # No scope asked: the client's default. Otherwise grant the allowed subset,
-        # as most providers do, rather than fail the whole request.
-        allowed = self.scope.split()
-        if not scope:
-            return self.scope
-        return " ".join(s for s in scope.split() if s in allowed)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return self.client_secret is not None and secrets.compare_digest(
-            self.client_secret, client_secret
-        )
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        # Strict: a client_secret_basic client sending its secret in the body fails.
-        return method == self.token_endpoint_auth_method
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.grant_types
-
-
-@attrs.define(eq=False)
-class AuthCode:
-    code: str
-    client_id: str
-    redirect_uri: str | None
-    scope: str
-    user: str
-    code_challenge: str | None
-    code_challenge_method: str | None
-    expires_at: float
-
-    def get_redirect_uri(self) -> str | None:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-
-@attrs.define(eq=False)
-class TokenRecord(TokenMixin):
-    """One issuance: an access token and maybe a refresh token, in a refresh family."""
-
-    client_id: str
-    scope: str
-    user: str
-    family: str
-    access_token: str
-    refresh_token: str | None
-    expires_at: float
-    access_revoked: bool = False
-    refresh_revoked: bool = False
-    rotated: bool = False  # refresh token superseded by a rotation
-
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return max(0, int(self.expires_at - time.time()))
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.access_revoked
-
-    def get_user(self) -> str:
-        return self.user
-
-    def is_active(self) -> bool:
-        return not self.access_revoked and not self.is_expired()
-
-
-class Store:
-    def __init__(self) -> None:
-        self.clients: dict[str, Client] = {}
-        self.codes: dict[str, AuthCode] = {}
-        self.by_access: dict[str, TokenRecord] = {}
-        self.by_refresh: dict[str, TokenRecord] = {}
-        self.families: dict[str, list[TokenRecord]] = defaultdict(list)
-        self.devices: dict[str, DeviceCredentialDict] = {}  # device_code -> credential
-        self.device_grants: dict[str, tuple[str, bool]] = {}  # user_code -> (user, approved)
-        self.reuse_revocations = 0
-
-    def add_token(self, token: dict[str, Any], client_id: str, family: str | None) -> None:
-        rec = TokenRecord(
-            client_id=client_id,
-            scope=token.get("scope", ""),
-            user=USER,
-            family=family or uuid.uuid4().hex,
-            access_token=token["access_token"],
-            refresh_token=token.get("refresh_token"),
-            expires_at=time.time() + int(token.get("expires_in") or 10**9),
-        )
-        self.by_access[rec.access_token] = rec
-        if rec.refresh_token:
-            self.by_refresh[rec.refresh_token] = rec
-        self.families[rec.family].append(rec)
-
-    def revoke_family(self, family: str) -> None:
-        for rec in self.families[family]:
-            rec.access_revoked = rec.refresh_revoked = True
-
-    def pending_user_codes(self) -> list[str]:
-        """User codes awaiting a decision, oldest first."""
-        return [
-            c["user_code"]
-            for c in self.devices.values()
-            if c["user_code"] not in self.device_grants and not c.is_expired()
-        ]
 
 
 # -- authlib request adapters ----------------------------------------------------------

@@ -1,6 +1,6 @@
 """Pytest fixtures around the test authorization server and the browser stand-in.
 
-In a conftest: `from support.fixtures import auth_server, test_browser  # noqa: F401`.
+In a conftest: `from support.fixtures import auth_server, fake_browser  # noqa: F401`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def auth_server() -> Iterator[AuthServer]:
 
 
 @pytest.fixture
-def test_browser(tmp_path, monkeypatch) -> Path:
+def fake_browser(tmp_path, monkeypatch) -> Path:
     """BROWSER set to the stand-in (inherited by subprocesses); returns its URL log path."""
     log = tmp_path / "browser.log"
     monkeypatch.setenv("BROWSER", browser_command())

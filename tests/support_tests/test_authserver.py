@@ -400,3 +400,21 @@ def test_quirk_scope_list_and_no_expires_in():
 def test_unknown_quirk_is_refused():
     with pytest.raises(ValueError):
         AuthServer(quirks={"nope"})
+
+
+# -- provider definition -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flow", ["pkce", "device_code", "dcr_pkce"])
+def test_provider_definition_loads_in_authsome(auth_server, home, flow):  # noqa: F811
+    from authsome.providers import load_registry
+
+    path = auth_server.write_provider(home, "testauth", flow=flow, client_auth="basic")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    registry = load_registry(str(home))
+    provider = registry.get("testauth")
+    assert not registry.errors
+    assert provider.flow == flow and provider.source == "custom"
+    assert provider.oauth.token_url == auth_server.token_url
+    assert provider.oauth.client_auth == "basic" and provider.oauth.pkce is True
+    assert provider.env["access_token"] == "TESTAUTH_ACCESS_TOKEN"

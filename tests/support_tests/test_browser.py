@@ -15,7 +15,7 @@ import pytest
 
 from support.authserver import AuthServer, pkce_pair
 from support.browser import browser_command
-from support.fixtures import auth_server, test_browser  # noqa: F401
+from support.fixtures import auth_server, fake_browser  # noqa: F401
 
 OPEN = "import sys, webbrowser; sys.exit(0 if webbrowser.open(sys.argv[1]) else 1)"
 
@@ -69,7 +69,7 @@ def open_with_webbrowser(url: str) -> float:
     return time.monotonic() - start
 
 
-def test_browser_follows_authorize_redirect(auth_server: AuthServer, test_browser, callback):  # noqa: F811
+def test_browser_follows_authorize_redirect(auth_server: AuthServer, fake_browser, callback):  # noqa: F811
     auth_server.register_client("pub", redirect_uris=[callback.url])
     verifier, challenge = pkce_pair()
     query = {
@@ -83,7 +83,7 @@ def test_browser_follows_authorize_redirect(auth_server: AuthServer, test_browse
     url = auth_server.authorization_url + "?" + urlencode(query)
     # the callback holds its answer, so returning proves the script detached
     assert open_with_webbrowser(url) < 5
-    assert test_browser.read_text().splitlines()[0] == url
+    assert fake_browser.read_text().splitlines()[0] == url
     assert callback.arrived.wait(10)
     callback.release.set()
     hit = callback.hits[0]
@@ -97,16 +97,16 @@ def test_browser_follows_authorize_redirect(auth_server: AuthServer, test_browse
         "code_verifier": verifier,
     }
     assert httpx.post(auth_server.token_url, data=form).status_code == 200
-    lines = test_browser.read_text().splitlines()
+    lines = fake_browser.read_text().splitlines()
     assert lines[1].startswith(callback.url + "?code=")
 
 
-def test_browser_ignore_mode_only_logs(auth_server, test_browser, monkeypatch):  # noqa: F811
+def test_browser_ignore_mode_only_logs(auth_server, fake_browser, monkeypatch):  # noqa: F811
     monkeypatch.setenv("AUTHSOME_TEST_BROWSER_ACTION", "ignore")
     url = auth_server.authorization_url + "?client_id=x"
     open_with_webbrowser(url)
     time.sleep(0.3)
-    assert test_browser.read_text().splitlines() == [url]
+    assert fake_browser.read_text().splitlines() == [url]
     assert auth_server.counts["authorize"] == 0
 
 
