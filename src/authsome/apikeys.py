@@ -17,5 +17,7 @@ def check_api_key(provider: Provider, key: str) -> str:
         raise UsageError("the API key contains control characters")
     pattern = provider.api_key.key_pattern if provider.api_key else None
     if pattern and not re.search(pattern, key):
-        raise UsageError(f"that does not look like a {provider.display_name} API key (expected {pattern})")
+        raise UsageError(
+            f"that does not look like a {provider.display_name} API key (expected {pattern})"
+        )
     return key

@@ -224,7 +224,9 @@ class CredentialService:
         except OAuthError as exc:
             if exc.error in ("invalid_grant", "invalid_token", "unauthorized_client"):
                 self._mark(record, "expired")
-                audit.record("refresh_failed", provider=provider, connection=connection, error=exc.error)
+                audit.record(
+                    "refresh_failed", provider=provider, connection=connection, error=exc.error
+                )
                 raise self._reauth(provider, connection, f"could not be refreshed ({exc.error})")
             return self._keep_old(record, f"refresh refused: {exc}")
         except AuthsomeError:
@@ -239,7 +241,10 @@ class CredentialService:
     def _keep_old(self, record: dict, why: str) -> dict:
         provider, connection = record["provider"], record["connection"]
         if usable(record, 0) and not record.get("rejected"):
-            print(f"authsome: warning: {provider} ({connection}): {why}; using the current token", file=sys.stderr)
+            print(
+                f"authsome: warning: {provider} ({connection}): {why}; using the current token",
+                file=sys.stderr,
+            )
             return record
         raise AuthsomeError(f"{provider} ({connection}): {why}, and the current token has expired")
 
@@ -303,7 +308,9 @@ class CredentialService:
         with self.vault.lock(CONNECTIONS, slot(provider, connection)):
             record = self._read(provider, connection)
             if record is not None:
-                self.vault.put(CONNECTIONS, slot(provider, connection), {**record, "rejected": True})
+                self.vault.put(
+                    CONNECTIONS, slot(provider, connection), {**record, "rejected": True}
+                )
         audit.record("rejected", provider=provider, connection=connection)
 
     def erase(self, provider: str, connection: str = "default", revoke: bool = True) -> EraseResult:
@@ -335,7 +342,9 @@ class CredentialService:
                 if token:
                     oauth_revoke.revoke(provider, client, token, hint)
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}" if isinstance(exc, AuthsomeError) else type(exc).__name__
+            return False, f"{type(exc).__name__}: {exc}" if isinstance(
+                exc, AuthsomeError
+            ) else type(exc).__name__
         return True, None
 
     def list(self) -> list[ConnectionSummary]:

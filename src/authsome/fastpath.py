@@ -9,10 +9,10 @@ the full `credentials` service, which refreshes or raises the precise error.
 
 from __future__ import annotations
 
-import json
 import os
 
 from authsome import paths
+from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.records import CONNECTIONS, slot, usable
 
 BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "providers", "bundled")
@@ -25,18 +25,11 @@ def _read_json(path: str) -> dict | None:
     except OSError:
         return None
     try:
-        if "//" in text:
-            from authsome.providers.loader import read_definition_text
-
-            data = read_definition_text(text)
-        else:
-            data = json.loads(text)
+        data = read_definition_text(text)
     except ValueError:
         return None
     if not isinstance(data, dict):
         return None
-    from authsome.providers.compat import upgrade_legacy
-
     return upgrade_legacy(data)
 
 

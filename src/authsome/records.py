@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC
 
 CONNECTIONS = "connections"
 CLIENTS = "clients"
@@ -51,7 +52,11 @@ def new_record(provider: str, connection: str, auth_type: str, **fields) -> dict
 
 
 def secret_of(record: dict) -> str | None:
-    return record.get("api_key") if record.get("auth_type") == "api_key" else record.get("access_token")
+    return (
+        record.get("api_key")
+        if record.get("auth_type") == "api_key"
+        else record.get("access_token")
+    )
 
 
 def status_of(record: dict, now: float | None = None) -> str:
@@ -86,9 +91,9 @@ def rfc3339(epoch: float | None) -> str | None:
 
 def parse_rfc3339(text: str) -> int:
     """RFC 3339 / ISO 8601 timestamp -> epoch seconds; ValueError if it is not one."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     value = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return int(value.timestamp())

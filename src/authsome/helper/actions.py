@@ -48,7 +48,9 @@ def _provider(request: dict) -> str:
 def run(action: str, request: dict, connection: str, emit: Callable[[dict], None]) -> int:
     service = CredentialService()
     if action == "refresh":
-        emit(service.get(_provider(request), connection, request.get("min_ttl", 60), True).response())
+        emit(
+            service.get(_provider(request), connection, request.get("min_ttl", 60), True).response()
+        )
         return 0
     if action == "store":
         provider = _provider(request)
@@ -65,7 +67,10 @@ def run(action: str, request: dict, connection: str, emit: Callable[[dict], None
     if action == "erase":
         result = service.erase(_provider(request), connection, request.get("revoke", True))
         if result.revoke_error:
-            print(f"authsome-helper: warning: could not revoke: {result.revoke_error}", file=sys.stderr)
+            print(
+                f"authsome-helper: warning: could not revoke: {result.revoke_error}",
+                file=sys.stderr,
+            )
         emit(ok_response())
         return 0
     if action == "list":

@@ -12,9 +12,11 @@ import sys
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import helper as proto
 
-USAGE = "usage: authsome-helper ACTION [PROVIDER] [--connection NAME]  (actions: " + ", ".join(
-    proto.ACTIONS
-) + ")"
+USAGE = (
+    "usage: authsome-helper ACTION [PROVIDER] [--connection NAME]  (actions: "
+    + ", ".join(proto.ACTIONS)
+    + ")"
+)
 
 
 def parse_argv(argv: list[str]) -> tuple[str, dict]:

@@ -5,8 +5,6 @@ Attributes load lazily so that `authsome.providers.matching` stays import-light.
 
 from __future__ import annotations
 
-from typing import Any
-
 _EXPORTS = {
     "Registry": "authsome.providers.loader",
     "load_registry": "authsome.providers.loader",
@@ -17,7 +15,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _EXPORTS:
         import importlib
 

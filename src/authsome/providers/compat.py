@@ -6,7 +6,22 @@ both translate to this schema's `api_url` and `env`.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
+
+
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def read_definition_text(text: str) -> Any:
+    """Parse a definition file: JSON, allowing whole-line `//` comments (the original's format)."""
+    import json
+
+    if "\n//" in text or text.lstrip().startswith("//") or "\n //" in text or "\t//" in text:
+        text = "\n".join(
+            "" if line.lstrip().startswith("//") else line for line in text.splitlines()
+        )
+    return json.loads(text)
 
 
 def upgrade_legacy(data: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import cattrs
 
 from authsome import paths
 from authsome.errors import ProviderError, UnknownProvider
+from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.providers.model import AUTH_TYPES, CLIENT_AUTHS, FLOWS, Provider
 from authsome.providers.validate import check_provider
 
@@ -26,21 +27,10 @@ KNOWN_FIELDS = {a.name for a in Provider.__attrs_attrs__ if not a.metadata.get("
 _converter = cattrs.Converter(forbid_extra_keys=False)
 
 
-def read_definition_text(text: str) -> Any:
-    """Parse a definition file: JSON, allowing whole-line `//` comments (the original's format)."""
-    if "//" in text:
-        text = "\n".join(
-            "" if line.lstrip().startswith("//") else line for line in text.splitlines()
-        )
-    return json.loads(text)
-
-
 def parse_definition(data: Any, *, path: str | None = None, source: str = "custom") -> Provider:
     """Turn a decoded JSON definition into a checked Provider, or raise ProviderError."""
     if not isinstance(data, dict):
         raise ProviderError("a provider definition must be a JSON object", path)
-    from authsome.providers.compat import upgrade_legacy
-
     data = upgrade_legacy(data)
     for field, allowed in (("auth_type", AUTH_TYPES), ("flow", FLOWS)):
         if data.get(field) not in allowed:

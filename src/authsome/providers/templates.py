@@ -15,9 +15,7 @@ SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:/\[\]-]+$")
 
 def missing_params(provider: Provider, params: dict[str, str]) -> list[str]:
     return [
-        name
-        for name, t in provider.templates.items()
-        if name not in params and t.default is None
+        name for name, t in provider.templates.items() if name not in params and t.default is None
     ]
 
 

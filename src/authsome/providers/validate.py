@@ -74,7 +74,9 @@ def check_provider(p: Provider) -> None:
             raise ProviderError(f"bad regex: {exc}", p.path, "api_key.key_pattern")
     for key, var in p.env.items():
         if not ENV_RE.match(var):
-            raise ProviderError(f"'{var}' is not an environment variable name", p.path, f"env.{key}")
+            raise ProviderError(
+                f"'{var}' is not an environment variable name", p.path, f"env.{key}"
+            )
     for i, entry in enumerate(p.api_url):
         problem = check_entry(fill_for_check(entry, p, f"api_url[{i}]"))
         if problem:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 import sys
 
@@ -41,9 +40,17 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 def passphrase_key(passphrase: str, salt: bytes, params: dict | None = None) -> bytes:
+    import hashlib
+
     p = params or SCRYPT
     return hashlib.scrypt(
-        passphrase.encode(), salt=salt, n=p["n"], r=p["r"], p=p["p"], maxmem=128 * 1024 * 1024, dklen=32
+        passphrase.encode(),
+        salt=salt,
+        n=p["n"],
+        r=p["r"],
+        p=p["p"],
+        maxmem=128 * 1024 * 1024,
+        dklen=32,
     )
 
 
@@ -102,7 +109,9 @@ class KeyringKey(KeySource):
                     "the OS keyring is locked: unlock it (or set AUTHSOME_MASTER_KEY / "
                     "AUTHSOME_PASSPHRASE)"
                 ) from None
-            raise VaultUnavailable(f"the OS keyring failed ({kind}); see `authsome doctor`") from None
+            raise VaultUnavailable(
+                f"the OS keyring failed ({kind}); see `authsome doctor`"
+            ) from None
 
     def load(self) -> bytes | None:
         import keyring
@@ -114,7 +123,9 @@ class KeyringKey(KeySource):
         import keyring
 
         key = os.urandom(32)
-        self._call(keyring.set_password, KEYRING_SERVICE, self.username, base64.b64encode(key).decode())
+        self._call(
+            keyring.set_password, KEYRING_SERVICE, self.username, base64.b64encode(key).decode()
+        )
         return key
 
     def delete(self) -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from authsome import paths
 from authsome.errors import VaultUnavailable
 from authsome.vault import crypto, keys
 from authsome.vault.files import FileBackend
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
+
+if TYPE_CHECKING:
+    from typing import Any
 
 HEADER_KIND = "meta"
 HEADER_NAME = "header"
@@ -71,15 +73,18 @@ class Vault:
     def _unwrap(self, header: dict) -> bytes:
         key = self._wrapping_key(header, create=False)
         if key is None:
+            made = header.get("source", "another key source")
             raise VaultUnavailable(
-                f"the vault key is missing from the {self.source.name}; the vault cannot be opened"
+                f"no vault key in the {self.source.name}: this vault was made with {made}"
+                + (" (set it in the environment)" if made.startswith("AUTHSOME_") else "")
             )
         try:
             return crypto.unseal(key, base64.b64decode(header["wrapped_key"]), crypto.DATA_KEY_AAD)
         except crypto.DecryptError:
             made = header.get("source", "another key")
             raise VaultUnavailable(
-                f"the key from {self.source.name} does not open this vault (it was made with {made})"
+                f"the key from {self.source.name} does not open this vault "
+                f"(it was made with {made})"
             ) from None
 
     def data_key(self, create: bool = False) -> bytes | None:
@@ -140,8 +145,7 @@ class Vault:
     def names(self, kind: str) -> list[str]:
         return self.backend.names(kind)
 
-    @contextmanager
-    def lock(self, kind: str, name: str) -> Iterator[None]:
+    def lock(self, kind: str, name: str):
+        """An exclusive lock on one record, across processes (a context manager)."""
         paths.ensure_home()
-        with self.backend.lock(kind, name):
-            yield
+        return self.backend.lock(kind, name)

@@ -1,0 +1,68 @@
+"""`authsome log`: the last audit events."""
+
+from __future__ import annotations
+
+import argparse
+
+from authsome.cli import output
+from authsome.errors import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "log",
+        help="show the last audit events",
+        description="Show the last events of the audit log ($AUTHSOME_HOME/audit.log).",
+        epilog="example:\n  authsome log -n 50 --provider hubspot --since 1h",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-n", type=int, default=20, metavar="N", help="how many events (default 20)")
+    p.add_argument("--provider", metavar="P", help="only this provider's events")
+    p.add_argument(
+        "--since", metavar="WHEN", help="only newer events: 30m, 2h, 1d or an RFC 3339 time"
+    )
+    output.add_json(p)
+    p.set_defaults(func=run)
+
+
+def since_epoch(text: str) -> float:
+    import time
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * units[text[-1]]
+    from authsome.records import parse_rfc3339
+
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        raise UsageError(
+            f"--since: '{text}' is neither a duration (30m, 2h, 1d) nor an RFC 3339 time"
+        )
+
+
+def run(args) -> int:
+    from authsome import audit
+    from authsome.records import parse_rfc3339
+
+    if args.n < 0:
+        raise UsageError("-n must be zero or more")
+    events = audit.tail(0)
+    if args.provider:
+        events = [e for e in events if e.get("provider") == args.provider]
+    if args.since:
+        cutoff = since_epoch(args.since)
+        events = [
+            e for e in events if parse_rfc3339(e.get("time", "1970-01-01T00:00:00Z")) >= cutoff
+        ]
+    events = events[-args.n :] if args.n else []
+    if args.json:
+        output.print_json(events)
+        return 0
+    for e in events:
+        rest = " ".join(
+            f"{k}={v}" for k, v in e.items() if k not in ("time", "event", "provider", "connection")
+        )
+        who = f"{e.get('provider', '')}{':' + e['connection'] if e.get('connection') else ''}"
+        print(f"{e.get('time', '')}  {e.get('event', ''):<14} {who:<24} {rest}".rstrip())
+    return 0

@@ -1,0 +1,77 @@
+"""Printing for the CLI: tables for people, JSON for programs, colour only on a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def use_color(stream=None) -> bool:
+    stream = stream or sys.stdout
+    return "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb" and stream.isatty()
+
+
+def paint(text: str, code: str, stream=None) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if use_color(stream) else text
+
+
+STATUS_COLORS = {"connected": "32", "expired": "33", "revoked": "31", "not_connected": "2"}
+
+
+def status(text: str) -> str:
+    return paint(text, STATUS_COLORS.get(text, "0"))
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    """A plain aligned table; colour codes do not count towards the width."""
+    import re
+
+    strip = re.compile(r"\x1b\[[0-9;]*m")
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(strip.sub("", cell)))
+    lines = [headers, *rows]
+    for n, row in enumerate(lines):
+        cells = []
+        for i, cell in enumerate(row):
+            pad = widths[i] - len(strip.sub("", cell))
+            cells.append(cell + " " * pad if i < len(row) - 1 else cell)
+        line = "  ".join(cells)
+        print(paint(line, "1") if n == 0 else line)
+
+
+def relative(epoch: float | None) -> str:
+    if epoch is None:
+        return "never"
+    delta = int(epoch - time.time())
+    word = "in " if delta >= 0 else ""
+    ago = "" if delta >= 0 else " ago"
+    delta = abs(delta)
+    if delta < 120:
+        span = f"{delta}s"
+    elif delta < 7200:
+        span = f"{delta // 60}m"
+    elif delta < 172800:
+        span = f"{delta // 3600}h"
+    else:
+        span = f"{delta // 86400}d"
+    return f"{word}{span}{ago}"
+
+
+def warn(message: str) -> None:
+    print(f"authsome: warning: {message}", file=sys.stderr)
+
+
+def add_connection(parser, help_text: str = "the connection name (default: default)") -> None:
+    parser.add_argument("--connection", "-c", default="default", metavar="NAME", help=help_text)
+
+
+def add_json(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")

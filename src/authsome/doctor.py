@@ -1,0 +1,177 @@
+"""Health checks for `authsome doctor`: each says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import attrs
+
+from authsome import paths
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@attrs.frozen
+class Check:
+    name: str
+    level: str
+    message: str
+    fix: str | None = None
+
+
+def check_home(home: str) -> list[Check]:
+    if not os.path.exists(home):
+        return [Check("home", OK, f"{home} does not exist yet (created on first login)")]
+    out = []
+    mode = stat.S_IMODE(os.stat(home).st_mode)
+    if mode != paths.DIR_MODE:
+        out.append(Check("home", FAIL, f"{home} has mode {mode:o}, not 700", f"chmod 700 {home}"))
+    else:
+        out.append(Check("home", OK, f"{home} (700)"))
+    loose = []
+    for root, dirs, files in os.walk(home):
+        for d in dirs:
+            p = os.path.join(root, d)
+            if stat.S_IMODE(os.lstat(p).st_mode) & 0o077:
+                loose.append((p, "700"))
+        for f in files:
+            p = os.path.join(root, f)
+            if stat.S_IMODE(os.lstat(p).st_mode) & 0o077:
+                loose.append((p, "600"))
+    for p, want in loose[:20]:
+        out.append(Check("permissions", FAIL, f"{p} is readable by others", f"chmod {want} {p}"))
+    if not loose:
+        out.append(Check("permissions", OK, "every file 600, every directory 700"))
+    return out
+
+
+def check_key(home: str) -> list[Check]:
+    from authsome.vault import keys
+
+    out = []
+    ok, backend = keys.keyring_works()
+    env_set = bool(os.environ.get("AUTHSOME_MASTER_KEY") or os.environ.get("AUTHSOME_PASSPHRASE"))
+    key_file = os.path.join(home, keys.KEY_FILE)
+    if ok:
+        out.append(Check("keyring", OK, f"backend {backend}"))
+    elif env_set:
+        out.append(
+            Check(
+                "keyring", OK, f"no keyring backend ({backend}); the key comes from the environment"
+            )
+        )
+    else:
+        out.append(
+            Check(
+                "keyring",
+                WARN,
+                f"no working keyring backend ({backend})",
+                "install and unlock a Secret Service (gnome-keyring, KeePassXC) or set AUTHSOME_MASTER_KEY",
+            )
+        )
+    if os.path.exists(key_file):
+        out.append(
+            Check(
+                "key file",
+                WARN,
+                f"the vault key is kept in {key_file}, protected only by file permissions",
+                "use an OS keyring or AUTHSOME_MASTER_KEY / AUTHSOME_PASSPHRASE",
+            )
+        )
+    return out
+
+
+def check_vault(home: str) -> tuple[list[Check], list]:
+    from authsome.credentials import CredentialService
+    from authsome.errors import AuthsomeError
+
+    service = CredentialService(home)
+    try:
+        service.vault.data_key()
+        summaries = service.list()
+    except AuthsomeError as exc:
+        return [Check("vault", FAIL, str(exc), "check the key source (see above)")], []
+    source = (
+        service.vault.source.name if service.vault.backend.read("meta", "header") else "none yet"
+    )
+    out = [Check("vault", OK, f"opens ({len(summaries)} connections; key from {source})")]
+    for s in summaries:
+        level = OK if s.status == "connected" else WARN
+        from authsome.cli.output import relative
+
+        fix = (
+            None
+            if level == OK
+            else f"authsome login {s.provider} --connection {s.connection} --force"
+        )
+        out.append(
+            Check(
+                f"{s.provider}:{s.connection}",
+                level,
+                f"{s.status}, expires {relative(s.expires_at)}",
+                fix,
+            )
+        )
+    return out, summaries
+
+
+def check_providers(home: str) -> list[Check]:
+    from authsome.providers import load_registry
+
+    registry = load_registry(home)
+    loaded = registry.all()
+    out = [Check("providers", OK, f"{len(loaded)} definitions load")]
+    for error in registry.errors:
+        out.append(Check("providers", FAIL, str(error), f"fix or remove {error.path}"))
+    return out
+
+
+def check_ca() -> list[Check]:
+    try:
+        from authsome.proxy.ca import CertificateAuthority
+    except ImportError:
+        return []
+    try:
+        CertificateAuthority.create(["example.com"])
+    except Exception as exc:
+        return [
+            Check(
+                "proxy CA",
+                FAIL,
+                f"cannot make a CA: {type(exc).__name__}",
+                "reinstall cryptography",
+            )
+        ]
+    return [Check("proxy CA", OK, "a name-constrained CA can be generated")]
+
+
+def check_hook() -> list[Check]:
+    home = os.path.expanduser("~")
+    rcs = [".bashrc", ".zshrc", ".config/fish/config.fish", ".bash_profile"]
+    found = []
+    for rc in rcs:
+        try:
+            with open(os.path.join(home, rc), encoding="utf-8", errors="replace") as f:
+                if "authsome hook" in f.read():
+                    found.append(rc)
+        except OSError:
+            continue
+    if found:
+        return [Check("shell hook", OK, f"installed in {', '.join(found)}")]
+    return [
+        Check(
+            "shell hook",
+            WARN,
+            "not installed in any shell rc file",
+            'add eval "$(authsome hook bash)" to ~/.bashrc '
+            "(zsh likewise; fish: authsome hook fish | source)",
+        )
+    ]
+
+
+def run_checks(home: str | None = None) -> list[Check]:
+    home = home or paths.home()
+    checks = check_home(home) + check_key(home)
+    vault_checks, _ = check_vault(home)
+    return checks + vault_checks + check_providers(home) + check_ca() + check_hook()

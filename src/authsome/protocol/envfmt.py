@@ -1,0 +1,36 @@
+"""Environment variable formats for `authsome export`: pure functions, safely quoted."""
+
+from __future__ import annotations
+
+import json
+import re
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FORMATS = ("env", "shell", "dotenv", "json")
+
+
+def posix_quote(value: str) -> str:
+    """Single quotes: nothing inside is special to a POSIX shell but the quote itself."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def dotenv_quote(value: str) -> str:
+    if "'" not in value and "\n" not in value:
+        return "'" + value + "'"
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
+    )
+    return '"' + escaped + '"'
+
+
+def render(variables: dict[str, str], fmt: str) -> str:
+    for name in variables:
+        if not ENV_NAME.match(name):
+            raise ValueError(f"'{name}' is not an environment variable name")
+    if fmt in ("env", "shell"):
+        return "".join(f"export {k}={posix_quote(v)}\n" for k, v in variables.items())
+    if fmt == "dotenv":
+        return "".join(f"{k}={dotenv_quote(v)}\n" for k, v in variables.items())
+    if fmt == "json":
+        return json.dumps(variables, indent=2) + "\n"
+    raise ValueError(f"unknown format '{fmt}'")
