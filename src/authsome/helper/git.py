@@ -1,0 +1,197 @@
+"""`git-credential-authsome [--connection NAME] get|store|erase` (gitcredentials(7)).
+
+A host listed in a provider's `git_hosts` is answered with that provider's token;
+every other host gets a storage helper over the encrypted vault (kind "git"), a safe
+replacement for `git credential-store`. The hot path (get for a provider host with a
+valid cached token) imports only `fastpath` and the protocol module.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from authsome.errors import AuthsomeError, NotFound, UsageError
+from authsome.protocol import git as proto
+
+PROG = "git-credential-authsome"
+USAGE = f"usage: {PROG} [--connection NAME] get|store|erase"
+KIND = "git"  # vault kind of the storage helper's entries
+MIN_TTL = 60  # a fetch or push should not outlive the token it started with
+MAX_INPUT = 1 << 20
+
+
+def parse_argv(argv: list[str]) -> tuple[str, str]:
+    """(connection, action). git appends the action to whatever the config gives."""
+    connection = "default"
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--connection", "-c"):
+            if i + 1 >= len(argv):
+                raise UsageError("--connection needs a value")
+            connection = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--connection="):
+            connection = arg.split("=", 1)[1]
+        elif arg.startswith("-"):
+            raise UsageError(f"unknown option {arg}")
+        else:
+            rest.append(arg)
+        i += 1
+    if len(rest) != 1:
+        raise UsageError(USAGE)
+    return connection, rest[0]
+
+
+def read_request(stream) -> bytes:
+    """git's input: lines up to a blank line or EOF (bounded)."""
+    chunks = []
+    total = 0
+    while total <= MAX_INPUT:
+        line = stream.readline(MAX_INPUT)
+        if not line:
+            break
+        chunks.append(line)
+        total += len(line)
+        if line in (b"\n", b"\r\n"):
+            break
+    return b"".join(chunks)
+
+
+def _expiry(answer: dict) -> int | None:
+    expires_in = answer.get("expires_in")
+    return None if expires_in is None else int(time.time()) + int(expires_in)
+
+
+def _provider_answer(provider: str, connection: str) -> dict | None:
+    """The helper answer for the provider's token, refreshed if needed; None if not connected."""
+    from authsome.fastpath import cached
+
+    answer = cached(provider, connection, MIN_TTL)
+    if answer is not None:
+        return answer
+    from authsome.credentials import CredentialService
+
+    try:
+        return CredentialService().get(provider, connection, MIN_TTL).response()
+    except NotFound:
+        return None
+
+
+def _stored_secret(provider: str, connection: str) -> str | None:
+    """The provider token as stored (no refresh), to recognise it in store/erase."""
+    from authsome.credentials import CredentialService
+    from authsome.records import secret_of
+
+    try:
+        return secret_of(CredentialService().record(provider, connection))
+    except NotFound:
+        return None
+
+
+def handle(action: str, request: dict, connection: str) -> proto.Fields:
+    """The fields to answer with (empty: say nothing)."""
+    protocol, host = request.get("protocol"), request.get("host")
+    if not protocol or not host:
+        return []  # git always sends both; there is nothing to match on
+    from authsome.fastpath import all_providers_raw
+
+    target = proto.provider_for_host(all_providers_raw(), protocol, host)
+    if target is not None:
+        provider = target["provider"]
+        if action == "get":
+            answer = _provider_answer(provider, connection)
+            if answer is not None:
+                secret = answer.get("access_token") or answer.get("api_key") or ""
+                return proto.token_answer(
+                    request, target["username"], secret, _expiry(answer), target["bearer"]
+                )
+        else:
+            sent = request.get("password") or request.get("credential")
+            current = _stored_secret(provider, connection)
+            if current is not None and sent in (None, current):
+                if action == "erase":
+                    # The server refused our token: the next get refreshes first.
+                    from authsome.credentials import CredentialService
+
+                    CredentialService().mark_rejected(provider, connection)
+                    return []
+                return []  # store: the token is ours already; it never goes to storage
+    return storage(action, request)
+
+
+def storage(action: str, request: dict) -> proto.Fields:
+    """The storage helper: entries in the vault, one per (protocol, host, path, username)."""
+    from authsome import audit
+    from authsome.vault.vault import Vault
+
+    vault = Vault()
+    now = int(time.time())
+    prefix = proto.host_prefix(request["protocol"], request["host"]) + "-"
+
+    def entries() -> list[tuple[str, dict]]:
+        out = []
+        for name in vault.names(KIND):
+            if name.startswith(prefix):
+                entry = vault.get(KIND, name)
+                if entry is not None:
+                    out.append((name, entry))
+        return out
+
+    if action == "get":
+        return proto.answer_from(request, [e for _, e in entries()], now)
+    if action == "store":
+        entry = proto.entry_to_store(request, now)
+        if entry is not None:
+            name = proto.entry_name(entry)
+            with vault.lock(KIND, name):
+                vault.put(KIND, name, entry)
+            audit.record("git_store", protocol=entry["protocol"], host=entry["host"])
+        return []
+    if proto.erasable(request):  # erase
+        erased = 0
+        for name, entry in entries():
+            if proto.matches(request, entry, match_password=True):
+                with vault.lock(KIND, name):
+                    erased += vault.delete(KIND, name)
+        if erased:
+            audit.record("git_erase", protocol=request["protocol"], host=request["host"])
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        connection, action = parse_argv(argv)
+        if action not in ("get", "store", "erase"):
+            return 0  # git asks helpers to ignore actions they do not know
+        from authsome.records import NAME_RE
+
+        if not NAME_RE.match(connection):
+            raise UsageError(f"bad connection name '{connection}'")
+        request = proto.parse(read_request(sys.stdin.buffer))
+        fields = handle(action, request, connection)
+        out = proto.format_fields(fields) if fields else b""
+    except proto.GitProtocolError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except AuthsomeError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: cancelled", file=sys.stderr)
+        return 7
+    if out:
+        try:
+            sys.stdout.buffer.write(out)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

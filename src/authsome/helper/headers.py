@@ -1,0 +1,66 @@
+"""`authsome-helper headers`: a Bazel-style credential helper (`{"uri": ...}` in,
+`{"headers": {...}, "expires": ...}` out) for the provider whose `api_url` covers the URI.
+
+Bazel runs `<helper> get` and cannot pass other arguments, so a one-line wrapper
+(`exec authsome-helper headers "$@"`) is the helper it is given; the trailing `get`
+arrives here as `provider` and means nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from authsome.errors import AuthsomeError, NotFound, UsageError
+from authsome.protocol import bazel as proto
+
+PROG = "authsome-helper headers"
+
+
+def provider_for(host: str, path: str) -> str | None:
+    """The provider whose api_url covers host+path (exact beats regex, longer prefix wins)."""
+    from authsome.fastpath import all_providers_raw
+    from authsome.providers.matching import match_url
+
+    candidates = [
+        (p["name"], entry)
+        for p in all_providers_raw()
+        if isinstance(p.get("name"), str)
+        for entry in p.get("api_url") or ()
+        if isinstance(entry, str) and "{" not in entry  # templated hosts need a connection
+    ]
+    return match_url(candidates, host, path)
+
+
+def answer_for(provider: str, connection: str, min_ttl: float) -> dict | None:
+    from authsome.fastpath import cached
+
+    answer = cached(provider, connection, min_ttl)
+    if answer is None:
+        from authsome.credentials import CredentialService
+
+        try:
+            answer = CredentialService().get(provider, connection, min_ttl).response()
+        except NotFound:
+            return None  # no credentials for this URI: the tool goes on without them
+    return answer
+
+
+def run(provider: str | None, connection: str, request: dict) -> int:
+    try:
+        try:
+            scheme, host, path = proto.parse_uri(request)
+        except proto.HeadersRequestError as exc:
+            raise UsageError(str(exc)) from None
+        reply = proto.EMPTY
+        if provider in (None, "get"):
+            provider = provider_for(host, path)
+        if provider is not None and proto.may_send_token(scheme, host):
+            answer = answer_for(provider, connection, request.get("min_ttl", 60))
+            if answer is not None:
+                reply = proto.format_response(answer["headers"], answer.get("expires_at"))
+    except AuthsomeError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    sys.stdout.buffer.write(reply)
+    sys.stdout.flush()
+    return 0
