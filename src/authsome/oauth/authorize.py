@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -52,7 +52,8 @@ def authorization_url(
         params["code_challenge"] = s256(verifier)
         params["code_challenge_method"] = "S256"
     parts = urlsplit(endpoint)
-    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    encoded = urlencode(params, quote_via=quote)  # %20 between scopes, as providers document
+    query = f"{parts.query}&{encoded}" if parts.query else encoded
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 

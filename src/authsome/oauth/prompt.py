@@ -5,6 +5,7 @@ with --no-browser the URL itself also goes to stdout, alone on its line, for scr
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -85,7 +86,7 @@ class _StatusLine:
         self.shown = False
 
     def show(self, left: float) -> None:
-        minutes, seconds = divmod(int(left), 60)
+        minutes, seconds = divmod(math.ceil(left), 60)
         text = f"Waiting for {self.what}: {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
         if self.tty:
             sys.stderr.write(f"\r\x1b[2K{text}")
