@@ -3,26 +3,14 @@ the browser stand-in, a free callback port, and provider definitions pointing at
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from support.authserver import AuthServer
 from support.browser import ACTION_ENV, LOG_ENV, browser_command
-
-
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str) -> str:
-    return str(BIN / name)
 
 
 @pytest.fixture
@@ -59,127 +47,3 @@ def idle_browser(browser, monkeypatch) -> Path:
     """A browser that opens the URL and then does nothing (a user who walks away)."""
     monkeypatch.setenv(ACTION_ENV, "ignore")
     return browser
-
-
-def redirect(port: int) -> str:
-    return f"http://127.0.0.1:{port}/auth/callback/oauth"
-
-
-def write_provider(home: Path, srv: AuthServer, name: str, **oauth: Any) -> dict:
-    """A custom provider definition whose endpoints are the test server's."""
-    flow = oauth.pop("flow", "pkce")
-    cfg = {
-        "authorization_url": srv.authorization_url,
-        "token_url": srv.token_url,
-        "revocation_url": srv.revocation_url,
-        "device_authorization_url": srv.device_authorization_url,
-        "registration_url": None,
-        "metadata_url": None,
-        "scopes": ["read", "write"],
-        "pkce": True,
-        "supports_device_code": True,
-        "supports_dcr": False,
-        "client_auth": "body",
-        "authorization_params": {},
-    }
-    cfg.update(oauth)
-    definition = {
-        "schema_version": 1,
-        "name": name,
-        "display_name": name.title(),
-        "description": "test provider on the loopback authorization server",
-        "auth_type": "oauth2",
-        "flow": flow,
-        "api_url": [f"api.{name}.test"],
-        "oauth": cfg,
-        "api_key": None,
-        "env": {"access_token": f"{name.upper()}_TOKEN"},
-        "git_hosts": [],
-        "docs_url": None,
-    }
-    pdir = home / "providers"
-    pdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = pdir / f"{name}.json"
-    path.write_text(json.dumps(definition))
-    path.chmod(0o600)
-    return definition
-
-
-class Login:
-    """`authsome login ...` as a background process, so the test can act meanwhile."""
-
-    def __init__(self, *args: str, stdin: str | None = None):
-        self.proc = subprocess.Popen(
-            [tool("authsome"), "login", *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        if stdin is not None:
-            self.proc.stdin.write(stdin)
-        self.proc.stdin.close()
-        self.out = ""
-        self.err = ""
-
-    def wait(self, timeout: float = 60) -> int:
-        self.out, self.err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.wait()
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def port_free(p: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            return False
-        return True
-
-
-def secrets_seen(srv: AuthServer) -> set[str]:
-    """Every secret that crossed the test server: tokens, codes, client secrets, verifiers."""
-    out: set[str] = set()
-    for entry in srv.requests:
-        form = entry.get("form") or {}
-        for key in (
-            "code",
-            "client_secret",
-            "refresh_token",
-            "token",
-            "device_code",
-            "code_verifier",
-        ):
-            if form.get(key):
-                out.add(form[key])
-    with srv._backend.lock:
-        for rec in srv._backend.store.by_access.values():
-            out.add(rec.access_token)
-            if rec.refresh_token:
-                out.add(rec.refresh_token)
-    return {s for s in out if len(s) >= 8}
-
-
-def assert_no_leak(texts: list[str], home: Path, secrets: set[str]) -> None:
-    """No secret in any captured output, nor in any plaintext file under the home."""
-    blobs = list(texts)
-    for path in home.rglob("*"):
-        if path.is_file() and "vault" not in path.parts:
-            blobs.append(path.read_text(errors="replace"))
-    for secret in secrets:
-        for blob in blobs:
-            assert secret not in blob, "a secret leaked into output or a plaintext file"
