@@ -18,6 +18,6 @@ def check_api_key(provider: Provider, key: str) -> str:
     pattern = provider.api_key.key_pattern if provider.api_key else None
     if pattern and not re.search(pattern, key):
         raise UsageError(
-            f"that does not look like a {provider.display_name} API key (expected {pattern})"
+            f"that does not look like an API key for {provider.display_name} (expected {pattern})"
         )
     return key

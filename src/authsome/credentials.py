@@ -207,6 +207,12 @@ class CredentialService:
                 raise self._reauth(provider, connection, "was revoked")
             if not record.get("refresh_token"):
                 if usable(record, 0) and not forced:
+                    # Still valid, only shorter than asked: better than failing the caller.
+                    print(
+                        f"authsome: warning: {provider} ({connection}) expires in "
+                        f"{int(record['expires_at'] - time.time())}s and has no refresh token",
+                        file=sys.stderr,
+                    )
                     return record
                 self._mark(record, "expired")
                 raise self._reauth(provider, connection, "has expired and has no refresh token")

@@ -1,0 +1,170 @@
+"""The vault: permissions, encryption at rest, slot binding, key sources, crash safety."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from authsome.errors import VaultUnavailable
+from authsome.vault.vault import Vault
+
+TOKEN = "tok-" + "Zq9" * 10
+
+
+def _store(run, provider="hubspot", token=TOKEN, connection="default", env=None):
+    r = run(
+        "authsome-helper", "store", provider, "--connection", connection,
+        input=f'{{"access_token": "{token}", "refresh_token": "rt-{token}", "expires_in": 3600}}',
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_home_is_0700_and_every_file_0600(home, run):
+    _store(run)
+    run("authsome-helper", "get", "hubspot")
+    for root, dirs, files in os.walk(home):
+        for d in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(root, d)).st_mode) == 0o700, d
+        for f in files:
+            assert stat.S_IMODE(os.stat(os.path.join(root, f)).st_mode) == 0o600, f
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+
+
+def test_tokens_are_in_no_file_under_the_home(home, run):
+    _store(run)
+    secrets = [TOKEN.encode(), f"rt-{TOKEN}".encode()]
+    for root, _, files in os.walk(home):
+        for f in files:
+            data = open(os.path.join(root, f), "rb").read()
+            for s in secrets:
+                assert s not in data and base64.b64encode(s) not in data, f
+
+
+def test_a_record_copied_onto_another_slot_fails_to_decrypt(home, run):
+    _store(run, connection="work", token="work-token-123")
+    _store(run, connection="personal", token="personal-token-456")
+    d = home / "vault" / "connections"
+    (d / "hubspot%3Apersonal.rec").write_bytes((d / "hubspot%3Awork.rec").read_bytes())
+    r = run("authsome-helper", "get", "hubspot", "--connection", "personal")
+    assert r.returncode == 6
+    assert "work-token-123" not in r.stdout + r.stderr
+    assert '"vault_unavailable"' in r.stdout
+
+
+def test_a_wrong_master_key_is_vault_unavailable(home, run, monkeypatch):
+    _store(run)
+    env = dict(os.environ, AUTHSOME_MASTER_KEY=base64.b64encode(os.urandom(32)).decode())
+    r = run("authsome-helper", "get", "hubspot", env=env)
+    assert r.returncode == 6 and "does not open this vault" in r.stderr
+    env["AUTHSOME_MASTER_KEY"] = "not base64!"
+    r = run("authsome-helper", "get", "hubspot", env=env)
+    assert r.returncode == 6 and "AUTHSOME_MASTER_KEY" in r.stderr
+
+
+def test_passphrase_key_source(home, run, monkeypatch):
+    monkeypatch.delenv("AUTHSOME_MASTER_KEY")
+    monkeypatch.setenv("AUTHSOME_PASSPHRASE", "correct horse battery staple")
+    _store(run)
+    assert run("authsome-helper", "get", "hubspot").returncode == 0
+    env = dict(os.environ, AUTHSOME_PASSPHRASE="wrong")
+    assert run("authsome-helper", "get", "hubspot", env=env).returncode == 6
+
+
+def test_master_key_wins_over_passphrase(home, monkeypatch):
+    monkeypatch.setenv("AUTHSOME_PASSPHRASE", "ignored")
+    v = Vault(str(home))
+    assert v.source.name == "AUTHSOME_MASTER_KEY"
+
+
+def test_key_file_fallback_when_no_keyring_works(home, run, monkeypatch):
+    monkeypatch.delenv("AUTHSOME_MASTER_KEY")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    r = run("authsome-helper", "store", "hubspot", input='{"access_token": "abc", "expires_in": 60}')
+    assert r.returncode == 0, r.stderr
+    assert "warning" in r.stderr and "master.key" in r.stderr
+    key_file = home / "master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    r = run("authsome-helper", "get", "hubspot")
+    assert r.returncode == 0 and "warning" not in r.stderr  # only the first time
+    r = run("authsome", "doctor")
+    assert "master.key" in r.stdout
+
+
+def test_records_survive_reading_without_key_when_vault_is_empty(home, run, monkeypatch):
+    monkeypatch.delenv("AUTHSOME_MASTER_KEY")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    r = run("authsome-helper", "get", "hubspot")
+    assert r.returncode == 3  # nothing stored: not found, and no key file made
+    assert not (home / "master.key").exists()
+
+
+@pytest.mark.keyring
+def test_keyring_path_against_the_real_secret_service(home, run, monkeypatch):
+    keyring = pytest.importorskip("keyring")
+    from authsome.vault.keys import keyring_works
+
+    ok, backend = keyring_works()
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run with a Secret Service; backend is {backend}")
+        pytest.skip(f"no Secret Service here ({backend}); scripts/test provides one")
+    monkeypatch.delenv("AUTHSOME_MASTER_KEY")
+    _store(run)
+    username = f"master-key:{home}"
+    stored = keyring.get_password("authsome", username)
+    assert stored and len(base64.b64decode(stored)) == 32
+    r = run("authsome-helper", "get", "hubspot")
+    assert r.returncode == 0 and TOKEN in r.stdout
+    keyring.delete_password("authsome", username)
+    r = run("authsome-helper", "get", "hubspot")
+    assert r.returncode == 6
+
+
+WRITER = r"""
+import sys
+from authsome.vault.vault import Vault
+v = Vault()
+i = 0
+names = ["a", "b", "c"]
+while True:
+    for n in names:
+        v.put("connections", "p:" + n, {"value": i, "pad": "x" * (i % 5000)})
+    i += 1
+    if i == 1:
+        print("ready", flush=True)
+"""
+
+
+def test_sigkill_while_writing_leaves_old_or_new_records(home):
+    random.seed(1234)
+    for attempt in range(50):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER], stdout=subprocess.PIPE)
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(random.uniform(0, 0.05))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        v = Vault(str(home))
+        for n in ("a", "b", "c"):
+            rec = v.get("connections", "p:" + n)
+            assert isinstance(rec["value"], int), (attempt, n)
+            assert rec["pad"] == "x" * (rec["value"] % 5000)
+        leftovers = [f for f in os.listdir(home / "vault" / "connections") if f.startswith(".tmp-")]
+        for f in leftovers:  # a temp file from the killed write is harmless and never read
+            assert not f.endswith(".rec")
+
+
+def test_vault_unavailable_when_header_is_corrupt(home, run):
+    _store(run)
+    (home / "vault" / "meta" / "header.rec").write_text("{not json")
+    with pytest.raises(VaultUnavailable):
+        Vault(str(home)).get("connections", "hubspot:default")
