@@ -88,7 +88,7 @@ def test_master_key_wins_over_passphrase(home, monkeypatch):
 def test_key_file_fallback_when_no_keyring_works(home, run, monkeypatch):
     monkeypatch.delenv("AUTHSOME_MASTER_KEY")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    r = run("authsome-helper", "store", "hubspot", input='{"access_token": "abc", "expires_in": 60}')
+    r = run("authsome-helper", "store", "hubspot", input='{"access_token": "abc", "expires_in": 3600}')
     assert r.returncode == 0, r.stderr
     assert "warning" in r.stderr and "master.key" in r.stderr
     key_file = home / "master.key"
