@@ -1,0 +1,160 @@
+"""The official `kubernetes` Python client runs `authsome-helper k8s` as its exec plugin
+and sends the token it gets to a local API server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import tool
+
+from .conftest import write_provider
+
+pytest.importorskip("kubernetes")
+
+CLIENT = """
+import sys
+from kubernetes import client, config
+api = config.new_client_from_config(config_file=sys.argv[1])
+names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+print(",".join(names))
+"""
+
+
+@pytest.fixture
+def api_server():
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            body = json.dumps(
+                {
+                    "kind": "NamespaceList",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "items": [{"metadata": {"name": "default"}}],
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def kubeconfig(path, server, api_version, args):
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [
+                    {
+                        "name": "u",
+                        "user": {
+                            "exec": {
+                                "apiVersion": api_version,
+                                "command": tool("authsome-helper"),
+                                "args": args,
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+                "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "ctx",
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "api_version",
+    ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"],
+)
+def test_kubernetes_client_sends_the_providers_token(home, run, tmp_path, api_server, api_version):
+    server, seen = api_server
+    write_provider(home, "cluster")
+    run(
+        "authsome-helper",
+        "store",
+        "cluster",
+        "--connection",
+        "prod",
+        input='{"access_token":"kube-tok","expires_in":3600}',
+    )
+    cfg = kubeconfig(
+        tmp_path / "kubeconfig", server, api_version, ["k8s", "cluster", "--connection", "prod"]
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "default"
+    assert seen == ["Bearer kube-tok"]
+
+
+def test_plugin_failure_is_one_line_and_the_spec_exit_code(home, run, tmp_path, api_server):
+    server, seen = api_server
+    write_provider(home, "cluster")
+    cfg = kubeconfig(
+        tmp_path / "kubeconfig", server, "client.authentication.k8s.io/v1", ["k8s", "cluster"]
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    # the client logs the plugin's one line and goes on without a token
+    assert "exec: process returned 3. authsome-helper k8s: no connection" in r.stderr
+    assert seen == [None]
+    direct = run("authsome-helper", "k8s", "cluster", input="")
+    assert direct.returncode == 3
+    assert direct.stderr.strip().count("\n") == 0 and "authsome login cluster" in direct.stderr
+
+
+def test_exec_credential_shape_and_expiry(home, run, monkeypatch):
+    write_provider(home, "cluster")
+    run(
+        "authsome-helper",
+        "store",
+        "cluster",
+        input='{"access_token":"t","expires_at":"2031-02-03T04:05:06Z"}',
+    )
+    monkeypatch.setenv(
+        "KUBERNETES_EXEC_INFO",
+        '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{}}',
+    )
+    r = run("authsome-helper", "k8s", "cluster", input="")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": "t", "expirationTimestamp": "2031-02-03T04:05:06Z"},
+    }
+    monkeypatch.setenv("KUBERNETES_EXEC_INFO", '{"apiVersion":"client.authentication.k8s.io/v9"}')
+    r = run("authsome-helper", "k8s", "cluster", input="")
+    assert r.returncode == 2 and r.stdout == ""
