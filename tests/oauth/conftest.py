@@ -3,12 +3,12 @@ the browser stand-in, a free callback port, and provider definitions pointing at
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from oauth.kit import free_port
 from support.authserver import AuthServer
 from support.browser import ACTION_ENV, LOG_ENV, browser_command
 
@@ -17,12 +17,6 @@ from support.browser import ACTION_ENV, LOG_ENV, browser_command
 def server() -> Iterator[AuthServer]:
     with AuthServer() as srv:
         yield srv
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,6 +19,12 @@ def tool(name: str) -> str:
     return str(BIN / name)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def redirect(port: int) -> str:
     return f"http://127.0.0.1:{port}/auth/callback/oauth"
 
