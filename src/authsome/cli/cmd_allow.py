@@ -1,0 +1,57 @@
+"""`authsome allow [DIR]` / `authsome deny [DIR]`: approve or block a project file."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from authsome.errors import UsageError
+from authsome.shell import approval, project
+
+
+def register(sub) -> None:
+    for name, text in (
+        ("allow", "approve the .authsome.toml governing DIR (its exact content)"),
+        ("deny", "block the .authsome.toml governing DIR until it is allowed again"),
+    ):
+        p = sub.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ". DIR defaults to the current one; "
+            "the nearest project file from DIR upward is the one that governs it.",
+        )
+        p.add_argument("dir", nargs="?", default=".", metavar="DIR")
+        p.set_defaults(func=run, action=name)
+
+
+def locate(target: str) -> str:
+    """The project file for DIR (or the file itself, when given one)."""
+    if os.path.isfile(target):
+        if os.path.basename(target) != project.FILENAME:
+            raise UsageError(f"{target} is not a {project.FILENAME} file")
+        return os.path.abspath(target)
+    if not os.path.isdir(target):
+        raise UsageError(f"no such directory: {target}")
+    found = project.find(target)
+    if found is None:
+        raise UsageError(f"no {project.FILENAME} in {os.path.abspath(target)} or its parents")
+    return found
+
+
+def run(args) -> int:
+    path = locate(args.dir)
+    try:
+        content = project.read(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}")
+    if args.action == "deny":
+        approval.deny(path, content)
+        print(f"authsome: blocked {path}", file=sys.stderr)
+        return 0
+    try:
+        project.parse(content)
+    except project.ProjectError as exc:
+        raise UsageError(f"{path}: {exc}; not allowed")
+    approval.allow(path, content)
+    print(f"authsome: allowed {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,226 @@
+"""`authsome _hook-env SHELL FILE PREV_FILE VARS NOTED`: what the hook runs on a change.
+
+The shell calls this only when its builtin checks saw a change (another project file,
+an edited file or approval, a token near expiry, a login). It prints shell code that
+the hook evals: restores, exports and the new hook state, in one write, so an
+interrupted run changes nothing. Messages go to stderr, once per entry into a tree.
+
+Arguments carry no secret: the project file the shell found ('' for none), the one it
+governed before, the names it manages and the messages already shown.
+
+Import-light: `cli.main` dispatches here before argparse; a valid cached token costs
+one vault read (`fastpath`); the credential service (attrs, OAuth, httpx) loads only
+when a token must be refreshed or an error explained.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from authsome.errors import AuthsomeError, NotFound, ReauthRequired, UnknownProvider
+from authsome.shell import approval, dialect, project, watch
+
+# A token within this many seconds of expiry is refreshed at the next prompt.
+REFRESH_MARGIN = 300
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"authsome: {line}\n")
+
+
+class Token:
+    __slots__ = ("expires_at", "value")
+
+    def __init__(self, value: str, expires_at: float | None):
+        self.value = value
+        self.expires_at = expires_at
+
+
+def fetch(provider: str, connection: str) -> Token:
+    """The current secret, refreshed when within REFRESH_MARGIN of expiry."""
+    from authsome import fastpath
+
+    cached = fastpath.cached(provider, connection, REFRESH_MARGIN)
+    if cached is not None:
+        value = cached.get("access_token") or cached.get("api_key") or ""
+        expires_in = cached.get("expires_in")
+        return Token(value, None if expires_in is None else time.time() + expires_in)
+    from authsome.credentials import CredentialService
+
+    service = CredentialService()
+    try:
+        credential = service.get(provider, connection, min_ttl=REFRESH_MARGIN)
+    except ReauthRequired:
+        # Cannot refresh, but the token may still be good for a while: use it till then.
+        credential = service.get(provider, connection, min_ttl=1)
+    return Token(credential.secret, credential.expires_at)
+
+
+def _arg(path: str) -> str:
+    """`path` as one shell word, quoted only when it needs to be."""
+    safe = path and all(c.isalnum() or c in "/._-+,:@%" for c in path)
+    return path if safe else dialect.posix_quote(path)
+
+
+def _login_hint(provider: str, connection: str) -> str:
+    extra = "" if connection == "default" else f" --connection {connection}"
+    return f"`authsome login {provider}{extra}`"
+
+
+def _failure(entry: project.Entry, exc: Exception) -> tuple[str, str]:
+    """(noted key, message) for a variable that cannot be exported."""
+    where = f"{entry.name} not set: {entry.provider}"
+    where += "" if entry.connection == "default" else f" ({entry.connection})"
+    if isinstance(exc, NotFound):
+        kind, text = (
+            "missing",
+            f"{where} is not logged in; run {_login_hint(entry.provider, entry.connection)}",
+        )
+    elif isinstance(exc, ReauthRequired):
+        kind, text = (
+            "reauth",
+            f"{where} needs a new login; run {_login_hint(entry.provider, entry.connection)}",
+        )
+    elif isinstance(exc, UnknownProvider):
+        kind, text = "unknown", f"{entry.name} not set: unknown provider '{entry.provider}'"
+    elif isinstance(exc, AuthsomeError):
+        kind, text = "error", f"{entry.name} not set: {exc}"
+    else:
+        kind, text = "error", f"{entry.name} not set: internal error ({type(exc).__name__})"
+    return f"{kind}:{entry.name}:{entry.provider}:{entry.connection}", text
+
+
+class Plan:
+    """What the worker decided: variables to export, messages, what the shell watches."""
+
+    def __init__(self, file: str, noted: list[str]):
+        self.file = file
+        self.noted = noted
+        self.exports: dict[str, str] = {}
+        self.watches: list[watch.Watch] = []
+        self.deadline: float | None = None
+
+    def note(self, key: str, message: str) -> None:
+        if key not in self.noted:
+            self.noted.append(key)
+            _say(message)
+
+    def expire_at(self, when: float) -> None:
+        self.deadline = when if self.deadline is None else min(self.deadline, when)
+
+
+def plan(file: str, prev_file: str, noted: list[str]) -> Plan:
+    """Decide the environment for project file `file` ('' when none governs)."""
+    result = Plan(file, noted if file == prev_file else [])
+    if not file:
+        return result
+    result.watches.append(watch.mtime(file))
+    try:
+        content = project.read(file)
+    except (OSError, project.ProjectError) as exc:
+        result.note("unreadable", f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+        return result
+    where = _arg(os.path.dirname(file))
+    appr = approval.check(file, content)
+    result.watches += [watch.presence(appr.allow_entry), watch.presence(appr.deny_entry)]
+    key = appr.allow_entry[-16:]
+    if appr.state == approval.DENIED:
+        result.note(
+            f"denied:{key}", f"{file} is blocked; run `authsome allow {where}` to approve it"
+        )
+        return result
+    if appr.state != approval.ALLOWED:
+        result.note(
+            f"blocked:{key}",
+            f"{file} is not approved; run `authsome allow {where}` to approve its content",
+        )
+        return result
+    try:
+        entries = project.parse(content)
+    except project.ProjectError as exc:
+        result.note(f"invalid:{key}", f"{file}: {exc}; nothing exported")
+        return result
+    # A login, logout or refresh by another process changes the vault: look again then.
+    from authsome import paths
+
+    result.watches.append(watch.mtime(os.path.join(paths.vault_dir(), "connections")))
+    fetched: dict[tuple[str, str], Token | Exception] = {}
+    for entry in entries:
+        pair = (entry.provider, entry.connection)
+        if pair not in fetched:
+            try:
+                fetched[pair] = fetch(*pair)
+            except Exception as exc:  # one bad connection must not stop the others
+                fetched[pair] = exc
+        got = fetched[pair]
+        if isinstance(got, Exception):
+            result.note(*_failure(entry, got))
+            continue
+        if not got.value or "\0" in got.value:
+            result.note(
+                f"empty:{entry.name}", f"{entry.name} not set: the stored secret is unusable"
+            )
+            continue
+        result.exports[entry.name] = got.value
+        if got.expires_at is not None:
+            left = got.expires_at - time.time()
+            # Refresh REFRESH_MARGIN early; a token shorter-lived than that, at expiry.
+            result.expire_at(got.expires_at - (REFRESH_MARGIN if left > REFRESH_MARGIN else 0))
+    return result
+
+
+def render(shell: dialect.Dialect, result: Plan, managed: list[str]) -> str:
+    """The code the hook evals: restore, save, export, then the new state."""
+    lines = [shell.restore(n) for n in managed if n not in result.exports]
+    for name, value in result.exports.items():
+        if name not in managed:
+            lines.append(shell.save(name))
+        lines.append(shell.export(name, value))
+    now_ns = time.time_ns()
+    deadline = result.deadline
+    specs: list[str] = []
+    for w in result.watches:
+        if w.racy(now_ns, whole_seconds=not shell.stamps):
+            deadline = min(deadline or float("inf"), now_ns // 1_000_000_000 + 1)
+        specs += [w.path, w.spec(shell.stamps)]
+    lines += shell.state(
+        result.file,
+        list(result.exports),
+        result.noted,
+        "" if deadline is None else str(int(deadline)),
+        specs,
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["_hook-env"]:
+        args = args[1:]
+    if not args or args[0] not in dialect.SHELLS:
+        _say("usage: authsome _hook-env bash|zsh|fish [FILE PREV_FILE VARS NOTED]")
+        return 2
+    shell = dialect.get(args[0])
+    file, prev_file, names, noted = [*args[1:], "", "", "", ""][:4]
+    if file and not os.path.isabs(file):
+        file = os.path.abspath(file)
+    # VARS may come from the environment of a parent shell: trust only sane names.
+    managed = [n for n in names.split() if project.usable_name(n)]
+    try:
+        code = render(shell, plan(file, prev_file, noted.split()), managed)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the prompt must stay usable whatever happens here
+        _say(f"shell hook failed: {exc if isinstance(exc, AuthsomeError) else type(exc).__name__}")
+        return 1
+    data = code.encode("utf-8", "surrogateescape")
+    fd = sys.stdout.fileno()
+    while data:  # one write in practice; loop for pipes that take less
+        data = data[os.write(fd, data) :]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
