@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from authsome.errors import TimedOut, UsageError
+from authsome.errors import OAuthError, TimedOut, UsageError
 from authsome.oauth import authorize
 from authsome.oauth.endpoint import token_request
 from authsome.oauth.http import check_endpoint
@@ -89,5 +89,10 @@ def run_code_flow(
     }
     if verifier:
         data["code_verifier"] = verifier
-    tokens = token_request(cfg.token_url, cfg.client_auth, client, data, requested_scopes=scopes)
+    try:
+        tokens = token_request(
+            cfg.token_url, cfg.client_auth, client, data, requested_scopes=scopes
+        )
+    except OAuthError as exc:
+        raise OAuthError(f"{name} refused the sign-in code: {exc}", error=exc.error)
     return tokens, client
