@@ -31,6 +31,7 @@ def tool(name: str) -> str:
     path = BIN / name
     return str(path) if path.exists() else shutil.which(name) or name
 
+
 SHELLS = ("bash", "zsh", "fish")
 MARK = "<<PRMPT>>"  # never typed: the echo of a command cannot fake a prompt
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
@@ -72,9 +73,8 @@ class Session:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         if hook is None:
-            hook = subprocess.run(
-                [tool("authsome"), "hook", shell], capture_output=True, text=True, env=env, check=True
-            ).stdout
+            argv = [tool("authsome"), "hook", shell]
+            hook = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
         hook_file = self.dir / f"hook.{shell}"
         hook_file.write_text(hook)
         # Sourcing the rc file N times must install the hook once.

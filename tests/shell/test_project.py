@@ -93,7 +93,7 @@ def test_nearest_file_governs(tmp_path):
 
 def test_approval_is_by_path_and_content(home, tmp_path):
     path = str(write_project(tmp_path / "p", {"X": "openai"}))
-    content = open(path, "rb").read()
+    content = project.read(path)
     assert approval.check(path, content).state == approval.UNAPPROVED
     approval.allow(path, content)
     assert approval.check(path, content).state == approval.ALLOWED
@@ -177,7 +177,7 @@ def test_lists_round_trip(shell, tmp_path):
         script = f"{code}\nprintf '%s\\0' $W"
         argv = ["fish", "--no-config", "-c", script]
     else:
-        script = f'eval "$CODE"\nprintf "%s\\0" "${{W[@]}}"'
+        script = 'eval "$CODE"\nprintf "%s\\0" "${W[@]}"'
         argv = [shell, "-f" if shell == "zsh" else "--norc", "-c", script]
     out = subprocess.run(argv, capture_output=True, env=dict(os.environ, CODE=code), check=True)
     assert out.stdout.split(b"\0")[:-1] == [v.encode() for v in values]
