@@ -1,25 +1,27 @@
 """Outbound HTTP for the OAuth engine (and TLS trust for the proxy).
 
-One place decides what we trust: the system store plus the extra CAs in
-`AUTHSOME_CA_BUNDLE`, and which endpoints we talk to at all: `https://`, or
-`http://` on a loopback host only (local development and tests).
+One place decides which endpoints we talk to at all: `https://`, or `http://` on a
+loopback host only (local development and tests); TLS trust comes from `oauth.tls`
+(re-exported here as `ssl_context`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-import ssl
 from urllib.parse import urlsplit
 
 import httpx
 
 from authsome import __version__
 from authsome.errors import AuthsomeError, UsageError
+from authsome.oauth.tls import ssl_context
 
 # Every call has a timeout: a hung provider must not hang a git operation or a prompt.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 LOOPBACK_NAMES = ("localhost",)
+
+
+__all__ = ["NetworkError", "check_endpoint", "make_client", "ssl_context"]
 
 
 class NetworkError(AuthsomeError):
@@ -31,21 +33,6 @@ class NetworkError(AuthsomeError):
 
     exit_code = 1
     code = "internal"
-
-
-def ssl_context() -> ssl.SSLContext:
-    """A verifying client context: system CAs plus `AUTHSOME_CA_BUNDLE` (file or directory)."""
-    ctx = ssl.create_default_context()
-    extra = os.environ.get("AUTHSOME_CA_BUNDLE")
-    if extra:
-        try:
-            if os.path.isdir(extra):
-                ctx.load_verify_locations(capath=extra)
-            else:
-                ctx.load_verify_locations(cafile=extra)
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"AUTHSOME_CA_BUNDLE={extra}: cannot load CA certificates ({exc})")
-    return ctx
 
 
 def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.Client:
