@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str) -> str:
-    """Absolute path of one of our console scripts in the running venv."""
-    path = BIN / name
-    return str(path) if path.exists() else shutil.which(name) or name
+from support.cli import run_tool, tool  # noqa: F401  (re-exported for tests)
 
 
 @pytest.fixture
@@ -35,19 +26,6 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("AUTHSOME_VAULT_URL", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return h
-
-
-def run_tool(name: str, *args: str, input: str | bytes | None = None, env=None, timeout=60):
-    """Run one of our console scripts as a real process; returns CompletedProcess (text)."""
-    text = not isinstance(input, bytes)
-    return subprocess.run(
-        [tool(name), *args],
-        input=input,
-        capture_output=True,
-        text=text,
-        env=env,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture

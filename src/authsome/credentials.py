@@ -235,10 +235,12 @@ class CredentialService:
                 )
                 raise self._reauth(provider, connection, f"could not be refreshed ({exc.error})")
             return self._keep_old(record, f"refresh refused: {exc}")
-        except AuthsomeError:
+        except AuthsomeError as exc:
+            from authsome.oauth.http import NetworkError
+
+            if isinstance(exc, NetworkError):  # keep the old token while it lasts
+                return self._keep_old(record, str(exc))
             raise
-        except Exception as exc:  # network trouble: keep the old token while it lasts
-            return self._keep_old(record, f"cannot reach the token endpoint ({type(exc).__name__})")
         updated = self._apply_tokens(record, tokens)
         self.vault.put(CONNECTIONS, slot(provider, connection), updated)
         audit.record("refresh", provider=provider, connection=connection)
@@ -328,7 +330,7 @@ class CredentialService:
                 raise NotFound(f"no connection '{connection}' for {provider}")
             revoked, error = False, None
             filled = fill_provider(definition, record.get("params"))
-            if revoke and filled.oauth and filled.oauth.revocation_url:
+            if revoke and filled.oauth is not None:
                 revoked, error = self._revoke(filled, record)
             self.vault.delete(CONNECTIONS, slot(provider, connection))
         audit.record("erase", provider=provider, connection=connection, revoked=revoked)
@@ -340,6 +342,8 @@ class CredentialService:
         except ImportError:
             return False, "revocation is not available in this build"
         client = self.client(provider.name)
+        if not oauth_revoke.can_revoke(provider, client):
+            return False, None
         try:
             for token, hint in (
                 (record.get("refresh_token"), "refresh_token"),

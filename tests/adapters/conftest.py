@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import tool
+from support.cli import tool
 
 GIT_BACKEND = "/usr/lib/git-core/git-http-backend"
 

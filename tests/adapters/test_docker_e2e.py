@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import run_tool
+from support.cli import run_tool
 
 from .conftest import write_provider
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import run_tool
+from support.cli import run_tool
 
 from .conftest import write_provider
 

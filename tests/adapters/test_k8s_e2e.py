@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import tool
+from support.cli import tool
 
 from .conftest import write_provider
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from authsome.credentials import CredentialService
 from oauth.kit import Login, assert_no_leak, redirect, secrets_seen, wait_for, write_provider
 
@@ -104,11 +102,6 @@ def test_dcr_discovers_registers_and_reuses(home, server, port, browser, run):
     assert server.counts["register"] == 1  # the stored client is reused
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="credentials.erase checks only the definition's revocation_url; it should ask "
-    "authsome.oauth.revoke.can_revoke(provider, client), which sees discovered endpoints",
-)
 def test_dcr_logout_revokes_at_discovered_endpoint(home, server, port, browser, run):
     discovery_only(home, server, "mcp")
     assert Login("mcp").wait() == 0

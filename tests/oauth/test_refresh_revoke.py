@@ -72,11 +72,6 @@ def test_invalid_grant_means_log_in_again(home, server, run):
     assert status.stdout.strip() == "expired"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="credentials._do_refresh re-raises every AuthsomeError before its network "
-    "fallback; it needs `except NetworkError` (authsome.oauth.http) -> _keep_old",
-)
 def test_network_failure_keeps_a_still_valid_token(home, run):
     with AuthServer() as srv:
         connect(home, srv, expired=False)

@@ -80,6 +80,9 @@ def dispatch(action: str, request: dict) -> int:
 
         _emit({"protocol": proto.PROTOCOL, "version": __version__, "actions": list(proto.ACTIONS)})
         return 0
+    if action == "get" and not request.get("provider") and request.get("uri"):
+        # Bazel's credential-helper protocol: `helper get` with {"uri": ...} on stdin.
+        action = "headers"
     if action == "get":
         provider = _need_provider(request)
         min_ttl = request.get("min_ttl", 60)
@@ -117,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         action, fields = parse_argv(argv)
         if action not in proto.ACTIONS:
             raise UsageError(f"unknown action '{action}'")
-        request = proto.parse_request(_read_stdin(), fields)
+        # kubectl hands the plugin its own terminal/stdin: never read it for k8s.
+        stdin = b"" if action == "k8s" else _read_stdin()
+        request = proto.parse_request(stdin, fields)
         return dispatch(action, request)
     except AuthsomeError as exc:
         _emit(proto.error_response(exc))
