@@ -24,6 +24,7 @@ from authsome.shell import approval, dialect, project, watch
 
 # A token within this many seconds of expiry is refreshed at the next prompt.
 REFRESH_MARGIN = 300
+RETRY_AFTER = 30
 
 
 def _say(line: str) -> None:
@@ -31,15 +32,36 @@ def _say(line: str) -> None:
 
 
 class Token:
-    __slots__ = ("expires_at", "value")
+    __slots__ = ("expires_at", "margin", "value")
 
-    def __init__(self, value: str, expires_at: float | None):
+    def __init__(self, value: str, expires_at: float | None, margin: float = REFRESH_MARGIN):
         self.value = value
         self.expires_at = expires_at
+        self.margin = margin  # refresh this many seconds before expiry
+
+    def due(self, now: float) -> float | None:
+        """When the worker must look again for this token (None: never)."""
+        if self.expires_at is None:
+            return None
+        when = self.expires_at - self.margin
+        # Refresh failed softly (the service kept the old token): retry, not every prompt.
+        return when if when > now else min(now + RETRY_AFTER, self.expires_at)
+
+
+def margin_for(record: dict) -> float:
+    """REFRESH_MARGIN, or a quarter of the lifetime of a token issued shorter than that.
+
+    Without this, a token shorter-lived than the margin would be refreshed by every
+    run of the worker, and every refresh (a vault write) would run the worker again.
+    """
+    expires_at, issued = record.get("expires_at"), record.get("updated_at")
+    if expires_at is None or issued is None or expires_at <= issued:
+        return REFRESH_MARGIN
+    return min(REFRESH_MARGIN, max(1.0, (expires_at - issued) / 4))
 
 
 def fetch(provider: str, connection: str) -> Token:
-    """The current secret, refreshed when within REFRESH_MARGIN of expiry."""
+    """The current secret, refreshed when it nears expiry (see margin_for)."""
     from authsome import fastpath
 
     cached = fastpath.cached(provider, connection, REFRESH_MARGIN)
@@ -50,12 +72,9 @@ def fetch(provider: str, connection: str) -> Token:
     from authsome.credentials import CredentialService
 
     service = CredentialService()
-    try:
-        credential = service.get(provider, connection, min_ttl=REFRESH_MARGIN)
-    except ReauthRequired:
-        # Cannot refresh, but the token may still be good for a while: use it till then.
-        credential = service.get(provider, connection, min_ttl=1)
-    return Token(credential.secret, credential.expires_at)
+    margin = margin_for(service.record(provider, connection))
+    credential = service.get(provider, connection, min_ttl=margin)
+    return Token(credential.secret, credential.expires_at, margin)
 
 
 def _arg(path: str) -> str:
@@ -164,10 +183,9 @@ def plan(file: str, prev_file: str, noted: list[str]) -> Plan:
             )
             continue
         result.exports[entry.name] = got.value
-        if got.expires_at is not None:
-            left = got.expires_at - time.time()
-            # Refresh REFRESH_MARGIN early; a token shorter-lived than that, at expiry.
-            result.expire_at(got.expires_at - (REFRESH_MARGIN if left > REFRESH_MARGIN else 0))
+        due = got.due(time.time())
+        if due is not None:
+            result.expire_at(due)
     return result
 
 
