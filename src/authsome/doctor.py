@@ -116,6 +116,42 @@ def check_vault(home: str) -> tuple[list[Check], list]:
     return out, summaries
 
 
+def check_shared_vault(home: str) -> list[Check]:
+    """With a shared vault: reachable, schema current, and this machine's key opens it."""
+    from authsome.errors import AuthsomeError
+    from authsome.vault import backends
+
+    try:
+        shared = backends.shared_backend(home)
+    except AuthsomeError as exc:
+        return [Check("shared vault", FAIL, str(exc), "fix AUTHSOME_VAULT_URL or the config")]
+    if shared is None:
+        return []
+    try:
+        version = shared.schema_version()
+    except AuthsomeError as exc:
+        return [Check("shared vault", FAIL, str(exc), "check the URL, the network, ~/.pgpass")]
+    if version == 0:
+        message = f"{shared.where} has no authsome schema"
+        return [Check("shared vault", FAIL, message, "authsome vault init")]
+    from authsome.vault.vault import Vault
+
+    vault = Vault(home, backend=shared)
+    try:
+        opened = vault.data_key() is not None
+    except AuthsomeError as exc:
+        return [
+            Check(
+                "shared vault",
+                FAIL,
+                f"this machine's key cannot open the shared vault at {shared.where}: {exc}",
+                "give this machine the team's key (AUTHSOME_MASTER_KEY or AUTHSOME_PASSPHRASE)",
+            )
+        ]
+    state = f"opens with the key from {vault.source.name}" if opened else "no key header yet"
+    return [Check("shared vault", OK, f"{shared.where} (schema {version}), {state}")]
+
+
 def check_providers(home: str) -> list[Check]:
     from authsome.providers import load_registry
 
@@ -174,4 +210,5 @@ def run_checks(home: str | None = None) -> list[Check]:
     home = home or paths.home()
     checks = check_home(home) + check_key(home)
     vault_checks, _ = check_vault(home)
+    checks += check_shared_vault(home)
     return checks + vault_checks + check_providers(home) + check_ca() + check_hook()

@@ -23,6 +23,7 @@ COMMANDS = [
     "allow",
     "doctor",
     "log",
+    "vault",
 ]
 
 EPILOG = """examples:

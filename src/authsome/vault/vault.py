@@ -14,7 +14,6 @@ import os
 from authsome import paths
 from authsome.errors import VaultUnavailable
 from authsome.vault import crypto, keys
-from authsome.vault.files import FileBackend
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
 
@@ -32,7 +31,12 @@ def _b64(data: bytes) -> str:
 class Vault:
     def __init__(self, home: str | None = None, backend: Any | None = None):
         self.home = home or paths.home()
-        self.backend = backend or FileBackend(paths.vault_dir(self.home))
+        if backend is None:
+            # AUTHSOME_VAULT_URL or the home's config picks a shared PostgreSQL vault.
+            from authsome.vault.backends import open_backend
+
+            backend = open_backend(self.home)
+        self.backend = backend
         self._data_key: bytes | None = None
         self._source: keys.KeySource | None = None
 
@@ -51,7 +55,8 @@ class Vault:
             header = json.loads(raw)
             base64.b64decode(header["wrapped_key"], validate=True)
         except (ValueError, KeyError, TypeError):
-            raise VaultUnavailable(f"the vault header in {paths.vault_dir(self.home)} is corrupt")
+            where = getattr(self.backend, "where", None) or paths.vault_dir(self.home)
+            raise VaultUnavailable(f"the vault header in {where} is corrupt")
         return header
 
     def _wrapping_key(self, header: dict | None, create: bool) -> bytes | None:

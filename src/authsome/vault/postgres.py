@@ -1,0 +1,377 @@
+"""The shared vault backend on PostgreSQL (psycopg 3): the same five verbs as FileBackend.
+
+The database only ever holds what the file vault holds on disk: opaque sealed blobs
+keyed by (kind, name), and the header with the wrapped data key. Encryption stays in
+`Vault`, on the client. Every statement runs in autocommit (one statement is atomic);
+multi-record work (`vault migrate`) runs in one transaction.
+
+Locks are session-level advisory locks keyed by a hash of kind + name, taken on this
+process's connection. PostgreSQL drops them when that session ends: a killed process's
+socket closes at once; a machine that vanishes is noticed by TCP keepalive, which we
+ask the server to run at a short interval. No lease or timeout of our own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from authsome.errors import AuthsomeError, TimedOut, VaultUnavailable
+from authsome.vault.backends import redact
+
+try:
+    import psycopg
+    from psycopg import errors as pgerrors
+except ImportError:  # the optional extra is not installed
+    psycopg = None  # type: ignore[assignment]
+
+SCHEMA = "authsome"  # the tables live in this schema (spelled out in the SQL)
+SCHEMA_VERSION = 1
+CONNECT_TIMEOUT = 5  # seconds; libpq's own connect timeout
+LOCK_WAIT = "120s"  # how long a waiter queues behind a live holder before giving up
+# Server-side TCP keepalive: a vanished client's session (and its locks) ends in ~25 s.
+SESSION_OPTIONS = (
+    f"-c lock_timeout={LOCK_WAIT} -c tcp_keepalives_idle=10 "
+    "-c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+)
+
+# version -> statements. Append new versions; never edit a released one.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE authsome.records (
+            kind text NOT NULL,
+            name text NOT NULL,
+            blob bytea NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (kind, name))""",
+        """CREATE TABLE authsome.audit (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            host text,
+            event text NOT NULL,
+            provider text,
+            connection text,
+            fields jsonb NOT NULL DEFAULT '{}'::jsonb)""",
+        "CREATE INDEX audit_provider ON authsome.audit (provider, id)",
+    ],
+}
+
+
+def lock_key(kind: str, name: str) -> int:
+    """A signed 64-bit advisory lock key for one record (namespaced to authsome)."""
+    digest = hashlib.blake2b(
+        b"authsome\x00" + kind.encode() + b"\x00" + name.encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+SCHEMA_LOCK = lock_key("schema", "migrations")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0].strip() if text else type(exc).__name__
+    for prefix in ("connection failed: ", "consuming input failed: "):
+        if line.startswith(prefix):
+            line = line[len(prefix) :]
+    return line
+
+
+class PostgresBackend:
+    def __init__(self, url: str):
+        if psycopg is None:
+            raise VaultUnavailable(
+                "the shared vault needs psycopg: pip install 'authsome[postgres]'"
+            )
+        self.url = url
+        self.where = redact(url)
+        self._conn = None
+        self._ever_connected = False
+        self._held = 0  # advisory locks held on the current session
+        self._guard = threading.Lock()
+        self._thread_locks: dict[int, threading.Lock] = {}
+
+    # -- connection and errors -------------------------------------------------------------
+    def _params(self) -> dict:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(self.url)
+        except psycopg.Error:
+            raise VaultUnavailable(f"the shared vault URL {self.where} is not valid") from None
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+        params.setdefault("application_name", "authsome")
+        params["options"] = (params.get("options", "") + " " + SESSION_OPTIONS).strip()
+        # Client-side keepalive too, so a dead server fails our call instead of hanging it.
+        params.setdefault("keepalives", 1)
+        params.setdefault("keepalives_idle", 10)
+        params.setdefault("keepalives_interval", 5)
+        params.setdefault("keepalives_count", 3)
+        return params
+
+    def _scrub(self, text: str) -> str:
+        password = None
+        try:
+            password = self._params().get("password")
+        except AuthsomeError:
+            pass
+        password = password or os.environ.get("PGPASSWORD")
+        return text.replace(password, "***") if password else text
+
+    def error(self, exc: BaseException, doing: str = "") -> AuthsomeError:
+        """One clear line for a psycopg failure (never the password)."""
+        reason = self._scrub(_first_line(exc))
+        if isinstance(exc, (pgerrors.UndefinedTable, pgerrors.InvalidSchemaName)):
+            return VaultUnavailable(
+                f"the shared vault at {self.where} has no authsome schema: "
+                "run `authsome vault init`"
+            )
+        if isinstance(exc, pgerrors.LockNotAvailable):
+            return TimedOut(
+                f"waited {LOCK_WAIT} for {doing or 'a lock'} in the shared vault at "
+                f"{self.where}: another machine holds it"
+            )
+        if isinstance(exc, pgerrors.InsufficientPrivilege):
+            return VaultUnavailable(f"the shared vault at {self.where} refused access: {reason}")
+        if isinstance(exc, psycopg.OperationalError) or (
+            isinstance(exc, psycopg.InterfaceError) and self._ever_connected
+        ):
+            if not self._ever_connected:
+                return VaultUnavailable(f"cannot reach the shared vault at {self.where}: {reason}")
+            return VaultUnavailable(
+                f"lost the connection to the shared vault at {self.where} ({reason}); "
+                "the operation was not completed"
+            )
+        return VaultUnavailable(f"the shared vault at {self.where} failed: {reason}")
+
+    def connection(self, check_schema: bool = True):
+        """This process's session (connects on first use; reconnects only when no lock is
+        held, so nothing is ever written on a new session believing it holds a lock)."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return conn
+        if conn is not None and self._held:
+            raise VaultUnavailable(
+                f"lost the connection to the shared vault at {self.where} while holding a "
+                "lock; the operation was not completed"
+            )
+        try:
+            conn = psycopg.connect(autocommit=True, **self._params())
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        self._ever_connected = True
+        if check_schema:
+            self._check_schema(conn)
+        self._conn = conn
+        return conn
+
+    def _check_schema(self, conn) -> None:
+        try:
+            row = conn.execute("SELECT max(version) FROM authsome.schema_version").fetchone()
+        except psycopg.Error as exc:
+            conn.close()
+            raise self.error(exc) from None
+        version = row[0] if row else None
+        if version is None or version < SCHEMA_VERSION:
+            conn.close()
+            raise VaultUnavailable(
+                f"the shared vault at {self.where} has schema version {version or 0}, this "
+                f"authsome needs {SCHEMA_VERSION}: run `authsome vault init`"
+            )
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise VaultUnavailable(
+                f"the shared vault at {self.where} has schema version {version}, made by a "
+                f"newer authsome (this one knows {SCHEMA_VERSION}): upgrade authsome"
+            )
+
+    def _run(self, sql: str, params: tuple = (), doing: str = ""):
+        conn = self.connection()
+        try:
+            return conn.execute(sql, params)
+        except psycopg.Error as exc:
+            raise self.error(exc, doing) from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- the backend verbs -------------------------------------------------------------------
+    def read(self, kind: str, name: str) -> bytes | None:
+        row = self._run(
+            "SELECT blob FROM authsome.records WHERE kind = %s AND name = %s", (kind, name)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def write(self, kind: str, name: str, blob: bytes) -> None:
+        self._run(
+            "INSERT INTO authsome.records (kind, name, blob) VALUES (%s, %s, %s) "
+            "ON CONFLICT (kind, name) DO UPDATE SET blob = EXCLUDED.blob, updated_at = now()",
+            (kind, name, blob),
+        )
+
+    def delete(self, kind: str, name: str) -> bool:
+        cur = self._run("DELETE FROM authsome.records WHERE kind = %s AND name = %s", (kind, name))
+        return cur.rowcount > 0
+
+    def names(self, kind: str) -> list[str]:
+        rows = self._run(
+            "SELECT name FROM authsome.records WHERE kind = %s ORDER BY name", (kind,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def kinds(self) -> list[str]:
+        rows = self._run("SELECT DISTINCT kind FROM authsome.records ORDER BY kind").fetchall()
+        return [r[0] for r in rows]
+
+    def lock(self, kind: str, name: str) -> AdvisoryLock:
+        return AdvisoryLock(self, lock_key(kind, name), f"the lock on {kind}/{name}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresBackend]:
+        """All the writes inside commit together or not at all."""
+        conn = self.connection()
+        try:
+            with conn.transaction():
+                yield self
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+
+    # -- audit ---------------------------------------------------------------------------------
+    def audit(self, entry: dict) -> None:
+        fields = {
+            k: v for k, v in entry.items() if k not in ("time", "event", "provider", "connection")
+        }
+        self._run(
+            "INSERT INTO authsome.audit (host, event, provider, connection, fields) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb)",
+            (
+                os.uname().nodename,
+                entry["event"],
+                entry.get("provider"),
+                entry.get("connection"),
+                json.dumps(fields),
+            ),
+        )
+
+    def tail(self, n: int = 20) -> list[dict]:
+        rows = self._run(
+            "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event, "
+            "provider, connection, host, fields FROM authsome.audit "
+            "ORDER BY id DESC LIMIT %s",  # LIMIT NULL: every event
+            (n if n > 0 else None,),
+        ).fetchall()
+        out = []
+        for at, event, provider, connection, host, fields in reversed(rows):
+            entry = {"time": at, "event": event}
+            if provider is not None:
+                entry["provider"] = provider
+            if connection is not None:
+                entry["connection"] = connection
+            if host:
+                entry["host"] = host
+            entry.update(fields or {})
+            out.append(entry)
+        return out
+
+    # -- schema ----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        conn = self.connection(check_schema=False)
+        try:
+            row = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", ("authsome.schema_version",)
+            ).fetchone()
+            if not row[0]:
+                return 0
+            row = conn.execute("SELECT max(version) FROM authsome.schema_version").fetchone()
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        return row[0] or 0
+
+    def init_schema(self) -> tuple[int, int]:
+        """Create or upgrade the schema; idempotent and safe to run from many machines at
+        once (an advisory transaction lock serializes them). Returns (before, after)."""
+        from authsome import __version__
+
+        conn = self.connection(check_schema=False)
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                conn.execute("CREATE SCHEMA IF NOT EXISTS authsome")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS authsome.schema_version ("
+                    "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
+                    "applied_by text)"
+                )
+                row = conn.execute(
+                    "SELECT coalesce(max(version), 0) FROM authsome.schema_version"
+                ).fetchone()
+                before = row[0]
+                if before > SCHEMA_VERSION:
+                    raise VaultUnavailable(
+                        f"the shared vault at {self.where} has schema version {before}, made by "
+                        "a newer authsome: upgrade authsome"
+                    )
+                for version in range(before + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO authsome.schema_version (version, applied_by) VALUES (%s, %s)",
+                        (version, f"authsome {__version__} on {os.uname().nodename}"),
+                    )
+        except psycopg.Error as exc:
+            raise self.error(exc, "the schema lock") from None
+        return before, SCHEMA_VERSION
+
+    def counts(self) -> dict[str, int]:
+        rows = self._run(
+            "SELECT kind, count(*) FROM authsome.records GROUP BY kind ORDER BY kind"
+        ).fetchall()
+        return {kind: n for kind, n in rows}
+
+
+class AdvisoryLock:
+    """Exclusive across machines (advisory lock) and across this process's threads."""
+
+    def __init__(self, backend: PostgresBackend, key: int, label: str):
+        self.backend = backend
+        self.key = key
+        self.label = label
+
+    def __enter__(self) -> AdvisoryLock:
+        b = self.backend
+        with b._guard:
+            local = b._thread_locks.setdefault(self.key, threading.Lock())
+        local.acquire()
+        try:
+            conn = b.connection()
+            b._held += 1
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+            except BaseException:
+                b._held -= 1
+                raise
+        except psycopg.Error as exc:
+            local.release()
+            raise b.error(exc, self.label) from None
+        except BaseException:
+            local.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        b = self.backend
+        try:
+            conn = b._conn
+            if conn is not None and not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        except psycopg.Error:
+            pass  # the session is gone, and PostgreSQL released the lock with it
+        finally:
+            b._held -= 1
+            b._thread_locks[self.key].release()
