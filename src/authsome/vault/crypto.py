@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import os
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+try:
+    # The public module drags in `typing` and cryptography.exceptions (~15 ms on a slow
+    # machine) for one class; the helper's hot path takes the binding it re-exports.
+    from cryptography.hazmat.bindings._rust import openssl as _openssl
+
+    AESGCM = _openssl.aead.AESGCM
+except (ImportError, AttributeError):  # a cryptography that moved it
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"ASV1"
 NONCE_LEN = 12
@@ -36,9 +42,12 @@ def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes:
     nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_LEN]
     try:
         return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_LEN :], aad)
-    except InvalidTag:
+    except Exception as exc:
+        # cryptography.exceptions.InvalidTag, matched by name to keep its import off the hot path
+        if type(exc).__name__ != "InvalidTag":
+            raise
         raise DecryptError("record does not decrypt with this key in this slot") from None
 
 
 def new_key() -> bytes:
-    return AESGCM.generate_key(bit_length=256)
+    return os.urandom(KEY_LEN)

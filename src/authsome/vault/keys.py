@@ -114,9 +114,11 @@ class KeyringKey(KeySource):
             ) from None
 
     def load(self) -> bytes | None:
-        import keyring
+        value = _secret_service_lookup(KEYRING_SERVICE, self.username)
+        if value is None:
+            import keyring
 
-        value = self._call(keyring.get_password, KEYRING_SERVICE, self.username)
+            value = self._call(keyring.get_password, KEYRING_SERVICE, self.username)
         return None if value is None else _decode_key(value, "the keyring's authsome key")
 
     def create(self) -> bytes:
@@ -132,6 +134,33 @@ class KeyringKey(KeySource):
         import keyring
 
         self._call(keyring.delete_password, KEYRING_SERVICE, self.username)
+
+
+def _secret_service_lookup(service: str, username: str) -> str | None:
+    """Read the item keyring's SecretService backend wrote, straight through secretstorage.
+
+    `import keyring` discovers every backend through entry points (~90 ms on a slow
+    machine); this hot-path shortcut costs a fraction of that. Any doubt -- another
+    platform, a configured backend, a locked or absent item -- returns None and the
+    caller asks `keyring` itself, which stays the authority.
+    """
+    if not sys.platform.startswith("linux") or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return None
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return None
+    try:
+        import secretstorage
+
+        with secretstorage.dbus_init() as connection:
+            for item in secretstorage.search_items(
+                connection, {"service": service, "username": username}
+            ):
+                if item.is_locked():
+                    return None
+                return item.get_secret().decode("utf-8")
+    except Exception:  # noqa: S110 -- any failure defers to keyring, which reports it
+        pass
+    return None
 
 
 class FileKey(KeySource):
@@ -180,8 +209,12 @@ def keyring_works() -> tuple[bool, str]:
     return True, name
 
 
-def select_source(home: str) -> KeySource:
-    """The key source in force for `home`, by the SPEC's precedence."""
+def select_source(home: str, made_with: str | None = None) -> KeySource:
+    """The key source in force for `home`, by the SPEC's precedence.
+
+    `made_with` is the source named in an existing vault's header: a vault made with
+    the keyring goes straight to it, without probing backends on the hot path.
+    """
     env = os.environ.get("AUTHSOME_MASTER_KEY")
     if env:
         return EnvKey(env)
@@ -191,5 +224,7 @@ def select_source(home: str) -> KeySource:
     file_key = FileKey(home)
     if os.path.exists(file_key.path):
         return file_key
+    if made_with == KeyringKey.name:
+        return KeyringKey(home)
     ok, _ = keyring_works()
     return KeyringKey(home) if ok else file_key

@@ -39,15 +39,19 @@ class Vault:
         self.backend = backend
         self._data_key: bytes | None = None
         self._source: keys.KeySource | None = None
+        self._header_cache: dict | None = None
 
     # -- keys ---------------------------------------------------------------------------
     @property
     def source(self) -> keys.KeySource:
         if self._source is None:
-            self._source = keys.select_source(self.home)
+            header = self._header()
+            self._source = keys.select_source(self.home, header.get("source") if header else None)
         return self._source
 
     def _header(self) -> dict | None:
+        if self._header_cache is not None:
+            return self._header_cache
         raw = self.backend.read(HEADER_KIND, HEADER_NAME)
         if raw is None:
             return None
@@ -57,6 +61,7 @@ class Vault:
         except (ValueError, KeyError, TypeError):
             where = getattr(self.backend, "where", None) or paths.vault_dir(self.home)
             raise VaultUnavailable(f"the vault header in {where} is corrupt")
+        self._header_cache = header
         return header
 
     def _wrapping_key(self, header: dict | None, create: bool) -> bytes | None:
