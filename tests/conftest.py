@@ -1,8 +1,8 @@
 """Shared fixtures: a private authsome home per test, with a vault key from the environment.
 
-Tests that exercise the real Secret Service use the `keyring` marker and the
-`keyring_home` fixture instead (CI runs the suite under dbus-run-session with an
-unlocked gnome-keyring).
+Tests that exercise the real Secret Service carry the `keyring` marker and drop
+AUTHSOME_MASTER_KEY themselves (scripts/test runs the suite under dbus-run-session
+with an unlocked gnome-keyring).
 """
 
 from __future__ import annotations
