@@ -21,10 +21,11 @@ def tool(name: str) -> str:
 
 
 class Machine:
-    def __init__(self, home: Path, key: str, url: str | None):
+    def __init__(self, home: Path, key: str, url: str | None, extra: dict | None = None):
         self.home = home
         self.key = key
         self.url = url
+        self.extra = dict(extra or {})  # more environment (PGPASSWORD, ...)
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @property
@@ -33,6 +34,7 @@ class Machine:
         env.update(AUTHSOME_HOME=str(self.home), AUTHSOME_MASTER_KEY=self.key, NO_COLOR="1")
         if self.url:
             env["AUTHSOME_VAULT_URL"] = self.url
+        env.update(self.extra)
         return env
 
     def run(self, name: str, *args: str, input: str | None = None, timeout: float = 60):

@@ -8,6 +8,8 @@ import sys
 from authsome.cli import output
 from authsome.errors import UsageError
 
+NAMED_KINDS = ("connections", "clients")
+
 EPILOG = """examples:
   export AUTHSOME_VAULT_URL=postgresql://authsome@db.internal/authsome   (password: ~/.pgpass)
   authsome vault init                    create or upgrade the schema
@@ -113,7 +115,9 @@ def run_migrate(args) -> int:
     print(f"Copied {report.total} records from {paths.vault_dir(home)} to {report.target}:")
     for kind in sorted(set(report.copied) | set(report.skipped)):
         names = report.copied.get(kind, [])
-        print(f"  {kind:<12} {len(names):>3}  {', '.join(names)}".rstrip())
+        # git and docker entries are named by a hash of the URL: only their count helps.
+        shown = ", ".join(names) if kind in NAMED_KINDS else ""
+        print(f"  {kind:<12} {len(names):>3}  {shown}".rstrip())
     if report.header == "copied":
         print(f"  key header   copied: the key from {report.key_source} opens the shared vault")
     else:
