@@ -1,0 +1,67 @@
+"""The proxy's token source: `CredentialService.get` behind a small in-memory cache.
+
+The service decrypts the vault (and refreshes under the connection lock) on every
+call; the proxy asks once per request, so it keeps each header until shortly before
+the token's expiry and calls the service in a worker thread only then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import attrs
+
+MIN_TTL = 120  # a token handed to a request stays valid for at least this long
+RECHECK = 300  # a token without expiry (API key) is re-read this often (rotation)
+FORCED_GRACE = 5.0  # a forced refresh this recent also answers the next 401
+
+
+@attrs.define
+class _Entry:
+    name: str
+    value: str
+    fresh_until: float
+    fetched_at: float
+    forced: bool
+
+
+class ServiceHeaders:
+    """`await source(provider, connection, force_refresh) -> (header name, value)`."""
+
+    def __init__(self, service, min_ttl: int = MIN_TTL) -> None:
+        self._service = service
+        self._min_ttl = min_ttl
+        self._cache: dict[tuple[str, str], _Entry] = {}
+        # One service call at a time: refreshes are rare, and the service's vault
+        # handle is then never used by two threads at once.
+        self._lock = asyncio.Lock()
+
+    async def __call__(
+        self, provider: str, connection: str, force_refresh: bool
+    ) -> tuple[str, str]:
+        key = (provider, connection)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and not force_refresh and now < hit.fresh_until:
+            return hit.name, hit.value
+        async with self._lock:
+            hit = self._cache.get(key)
+            now = time.monotonic()
+            if hit is not None:
+                if not force_refresh and now < hit.fresh_until:
+                    return hit.name, hit.value
+                if force_refresh and hit.forced and now - hit.fetched_at < FORCED_GRACE:
+                    return hit.name, hit.value  # several 401s at once: one refresh
+            cred = await asyncio.to_thread(
+                self._service.get,
+                provider,
+                connection,
+                min_ttl=self._min_ttl,
+                force_refresh=force_refresh,
+            )
+            name, value = next(iter(cred.headers.items()))
+            left = cred.expires_in
+            ttl = RECHECK if left is None else min(RECHECK, max(0, left - self._min_ttl))
+            self._cache[key] = _Entry(name, value, now + ttl, now, force_refresh)
+            return name, value

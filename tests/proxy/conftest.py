@@ -1,0 +1,87 @@
+"""Fixtures for the proxy tests: a test PKI, a local HTTPS upstream reached by name with
+--resolve, a provider whose api_url is that name, and a seeded vault."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from proxy.upstream import Upstream, make_pki
+from support.cli import run_tool, tool
+
+API_HOST = "api.example.test"
+OTHER_HOST = "other.example.test"
+TOKEN = "tok-real-7c1f2b9e5d"  # the secret the vault holds for `testapi`
+
+
+@pytest.fixture
+def pki(tmp_path) -> dict[str, Path]:
+    return make_pki(tmp_path / "pki", [API_HOST, OTHER_HOST, "git.example.test"])
+
+
+@pytest.fixture
+def upstream(pki):
+    with Upstream(pki) as server:
+        yield server
+
+
+def write_provider(home: Path, name: str, api_url: list[str], **extra) -> None:
+    folder = home / "providers"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    definition = {
+        "schema_version": 1,
+        "name": name,
+        "display_name": name,
+        "auth_type": "oauth2",
+        "flow": "pkce",
+        "api_url": api_url,
+        "oauth": {
+            "authorization_url": "https://auth.example.test/authorize",
+            "token_url": "https://auth.example.test/token",
+            "scopes": ["read"],
+        },
+        "env": {"access_token": name.upper() + "_TOKEN"},
+    }
+    definition.update(extra)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(definition))
+    path.chmod(0o600)
+
+
+def store(name: str, token: str, connection: str = "default", expires_in: int = 3600) -> None:
+    body = json.dumps(
+        {"access_token": token, "refresh_token": "rt-" + token, "expires_in": expires_in}
+    )
+    res = run_tool("authsome-helper", "store", name, "--connection", connection, input=body)
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.fixture
+def vault(home, pki, monkeypatch):
+    """`testapi` (api.example.test) connected with TOKEN; the proxy trusts the test CA."""
+    monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(pki["ca"]))
+    write_provider(home, "testapi", [API_HOST])
+    store("testapi", TOKEN)
+    return home
+
+
+def resolve_args(port: int, *hosts: str) -> list[str]:
+    return [
+        a for h in hosts or (API_HOST, OTHER_HOST) for a in ("--resolve", f"{h}:{port}:127.0.0.1")
+    ]
+
+
+def authsome_run(*args: str, timeout: float = 60, env=None, **kw) -> subprocess.CompletedProcess:
+    """`authsome run ARGS` as a real process; text output."""
+    return subprocess.run(
+        [tool("authsome"), "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env if env is not None else dict(os.environ),
+        **kw,
+    )
