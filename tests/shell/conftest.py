@@ -283,6 +283,15 @@ def write_project(directory: Path, entries: dict[str, str]) -> Path:
     return path
 
 
+def forge_approval(path: Path, mapping: dict[str, str]) -> None:
+    """An approval entry written by hand (or an older version), unchecked."""
+    from authsome.shell import approval
+
+    entry = Path(approval.check(str(path), path.read_bytes()).allow_entry)
+    entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    entry.write_text("".join(f"{k} {v} default\n" for k, v in mapping.items()))
+
+
 def allow(run, directory: Path) -> None:
     r = run("authsome", "allow", str(directory))
     assert r.returncode == 0, r.stderr

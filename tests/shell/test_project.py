@@ -9,7 +9,7 @@ import pytest
 
 from authsome.shell import approval, dialect, project, watch, worker
 
-from .conftest import write_project
+from .conftest import forge_approval, write_project
 
 HOSTILE = [
     "plain",
@@ -218,7 +218,22 @@ def test_stamps_carry_the_watched_mtime(home, tmp_path):
 
 def test_allowed_file_with_forged_approval_still_refuses_path(home, tmp_path, capsys):
     path = write_project(tmp_path / "p", {"PATH": "openai"})
-    approval.allow(str(path), path.read_bytes())  # as if approved by an older version
+    with pytest.raises(project.ProjectError, match="PATH is refused"):
+        approval.allow(str(path), path.read_bytes())
+    forge_approval(path, {"PATH": "openai"})  # as if approved by hand
     plan = worker.plan(str(path), "", [])
     assert plan.exports == {}
     assert "PATH is refused" in capsys.readouterr().err
+
+
+def test_the_approval_records_what_was_checked(home, tmp_path):
+    path = write_project(tmp_path / "p", {"X": "openai", "Y": "github:work"})
+    appr = approval.allow(str(path), path.read_bytes())
+    assert approval.approved_entries(appr) == [
+        project.Entry("X", "openai"),
+        project.Entry("Y", "github", "work"),
+    ]
+    with open(appr.allow_entry, "a") as f:
+        f.write("garbage\n")
+    with pytest.raises(project.ProjectError, match="damaged"):
+        approval.approved_entries(appr)

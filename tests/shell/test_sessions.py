@@ -6,9 +6,7 @@ import time
 
 import pytest
 
-from authsome.shell import approval
-
-from .conftest import SHELLS, allow, quote, write_project
+from .conftest import SHELLS, allow, forge_approval, quote, write_project
 
 KEY = "sk-test-" + "a" * 32
 KEY2 = "sk-work-" + "b" * 32
@@ -133,7 +131,7 @@ def test_refused_names_even_with_a_forged_approval(shell, session, seed, tmp_pat
     seed.api_key("openai", KEY)
     proj = tmp_path / "proj"
     path = write_project(proj, {"GOOD": "openai", "PATH": "openai", "LD_PRELOAD": "openai"})
-    approval.allow(str(path), path.read_bytes())
+    forge_approval(path, {"GOOD": "openai", "PATH": "openai", "LD_PRELOAD": "openai"})
     s = session(shell)
     path_before = s.value("PATH")
     out = s.cd(proj)

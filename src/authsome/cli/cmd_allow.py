@@ -49,9 +49,8 @@ def run(args) -> int:
         print(f"authsome: blocked {path}", file=sys.stderr)
         return 0
     try:
-        project.parse(content)
+        approval.allow(path, content)
     except project.ProjectError as exc:
         raise UsageError(f"{path}: {exc}; not allowed")
-    approval.allow(path, content)
     print(f"authsome: allowed {path}", file=sys.stderr)
     return 0

@@ -1,19 +1,26 @@
 """Approval of project files by content, like `direnv allow`.
 
-`allow` records sha256(real path, content) as an empty-ish file under
-$AUTHSOME_HOME/allow/: any edit changes the hash, so the file is blocked again.
-`deny` records sha256(real path) under $AUTHSOME_HOME/deny/: a denied file stays
-blocked whatever its content until it is allowed again. The entries hold the path
-(for people reading the directory), never a secret. Presence is all that matters,
-which the shell hook checks with a builtin `[[ -e ]]` on every prompt.
+`allow` records sha256(real path, content) as a file under $AUTHSOME_HOME/allow/:
+any edit changes the hash, so the file is blocked again. The entry holds the path
+and the mapping that was checked when it was approved (one `NAME provider connection`
+line each), so the hook's worker exports exactly what was approved without loading
+a TOML parser at the prompt. `deny` records sha256(real path) under
+$AUTHSOME_HOME/deny/: a denied file stays blocked whatever its content until it is
+allowed again. Entries never hold a secret. The shell re-checks their presence with
+a builtin `[[ -e ]]` at every prompt.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from authsome import paths
+from authsome.shell import project
+
+try:  # the builtin module: hashlib would load OpenSSL (milliseconds) at every entry
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - other builds
+    from hashlib import sha256
 
 ALLOWED = "allowed"
 DENIED = "denied"
@@ -33,11 +40,11 @@ def deny_dir(home: str | None = None) -> str:
 
 
 def content_key(real_path: str, content: bytes) -> str:
-    return hashlib.sha256(b"authsome-allow\0" + _bytes(real_path) + b"\0" + content).hexdigest()
+    return sha256(b"authsome-allow\0" + _bytes(real_path) + b"\0" + content).hexdigest()
 
 
 def path_key(real_path: str) -> str:
-    return hashlib.sha256(b"authsome-deny\0" + _bytes(real_path)).hexdigest()
+    return sha256(b"authsome-deny\0" + _bytes(real_path)).hexdigest()
 
 
 class Approval:
@@ -62,13 +69,41 @@ def check(path: str, content: bytes, home: str | None = None) -> Approval:
     return Approval(os.path.realpath(path), content, home)
 
 
-def _write_entry(entry: str, real_path: str) -> None:
+def _write_entry(entry: str, text: bytes) -> None:
     paths.ensure_dir(os.path.dirname(entry))
     fd = paths.open_private(entry, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
-        os.write(fd, _bytes(real_path) + b"\n")
+        os.write(fd, text)
     finally:
         os.close(fd)
+
+
+def encode_entries(real_path: str, entries: list[project.Entry]) -> bytes:
+    lines = [f"# authsome allow: {real_path}".replace("\n", " ")]
+    lines += [f"{e.name} {e.provider} {e.connection}" for e in entries]
+    return "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
+
+
+def approved_entries(approval: Approval) -> list[project.Entry]:
+    """The mapping recorded when this content was approved; ProjectError if unusable.
+
+    Checked again here: an entry written by an older version (or by hand) still
+    cannot export PATH or LD_PRELOAD.
+    """
+    try:
+        with open(approval.allow_entry, "rb") as f:
+            text = f.read(project.MAX_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise project.ProjectError(f"cannot read its approval ({type(exc).__name__})")
+    entries = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) != 3:
+            raise project.ProjectError("its approval is damaged: run `authsome allow` again")
+        entries.append(project.entry(fields[0], f"{fields[1]}:{fields[2]}"))
+    return entries
 
 
 def _remove(entry: str) -> None:
@@ -79,10 +114,11 @@ def _remove(entry: str) -> None:
 
 
 def allow(path: str, content: bytes, home: str | None = None) -> Approval:
-    """Approve this exact content of `path`; lifts a deny."""
+    """Approve this exact content of `path` (ProjectError if it is unusable); lifts a deny."""
+    entries = project.parse(content)
     paths.ensure_dir(home or paths.home())
     approval = check(path, content, home)
-    _write_entry(approval.allow_entry, approval.real_path)
+    _write_entry(approval.allow_entry, encode_entries(approval.real_path, entries))
     _remove(approval.deny_entry)
     approval.state = ALLOWED
     return approval
@@ -92,7 +128,7 @@ def deny(path: str, content: bytes, home: str | None = None) -> Approval:
     """Block `path` whatever its content, until it is allowed again."""
     paths.ensure_dir(home or paths.home())
     approval = check(path, content, home)
-    _write_entry(approval.deny_entry, approval.real_path)
+    _write_entry(approval.deny_entry, _bytes(approval.real_path) + b"\n")
     _remove(approval.allow_entry)
     approval.state = DENIED
     return approval

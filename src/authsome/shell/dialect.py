@@ -33,9 +33,9 @@ class Dialect:
     def quote(self, value: str) -> str:
         raise NotImplementedError
 
-    def hook(self, exe: str) -> str:
-        """The code for the rc file; `exe` is the absolute path of `authsome`."""
-        return self.template.replace("@AUTHSOME@", self.quote(exe))
+    def hook(self, worker: list[str]) -> str:
+        """The code for the rc file; `worker` is the command that starts the worker."""
+        return self.template.replace("@AUTHSOME@", " ".join(self.quote(w) for w in worker))
 
     def export(self, name: str, value: str) -> str:
         raise NotImplementedError

@@ -109,7 +109,11 @@ def usable_name(name: str) -> bool:
     return name_problem(name) is None
 
 
-def _target(name: str, value: object) -> Entry:
+def entry(name: str, value: object) -> Entry:
+    """One checked `NAME = "provider[:connection]"`; ProjectError says what is wrong."""
+    problem = name_problem(name)
+    if problem:
+        raise ProjectError(f"{name} {problem}")
     if not isinstance(value, str):
         raise ProjectError(f'{name} must be a string "provider" or "provider:connection"')
     provider, sep, connection = value.partition(":")
@@ -142,13 +146,7 @@ def parse(content: bytes) -> list[Entry]:
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ProjectError("[env] must be a table")
-    entries = []
-    for name, value in env.items():
-        problem = name_problem(name)
-        if problem:
-            raise ProjectError(f"{name} {problem}")
-        entries.append(_target(name, value))
-    return entries
+    return [entry(name, value) for name, value in env.items()]
 
 
 def find(start: str) -> str | None:

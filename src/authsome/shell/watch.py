@@ -17,11 +17,11 @@ them cannot confuse each other; a stamp deleted under a shell reads as a change.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
 from authsome import paths
+from authsome.shell.approval import sha256
 
 ABSENT = "-"
 PRESENT = "+"
@@ -74,7 +74,7 @@ def mtime(path: str) -> Watch:
 
 def make_stamp(path: str, mtime_ns: int, home: str | None = None) -> str:
     """An empty file carrying `mtime_ns` as its mtime, named after (path, mtime)."""
-    key = hashlib.sha256(os.fsencode(path) + b"\0" + str(mtime_ns).encode()).hexdigest()[:32]
+    key = sha256(os.fsencode(path) + b"\0" + str(mtime_ns).encode()).hexdigest()[:32]
     directory = stamp_dir(home)
     stamp = os.path.join(directory, key)
     try:

@@ -157,7 +157,7 @@ def plan(file: str, prev_file: str, noted: list[str]) -> Plan:
         )
         return result
     try:
-        entries = project.parse(content)
+        entries = approval.approved_entries(appr)
     except project.ProjectError as exc:
         result.note(f"invalid:{key}", f"{file}: {exc}; nothing exported")
         return result
