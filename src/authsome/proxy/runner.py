@@ -65,7 +65,7 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
         path = os.path.join(directory, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(data + b"\n")
+            f.write(data.strip() + b"\n")
         out.append(path)
     return out[0], out[1]
 

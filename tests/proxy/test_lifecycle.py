@@ -1,0 +1,159 @@
+"""The run itself: child environment, trust files, secrets, exit status, signals, cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cryptography import x509
+
+from proxy.conftest import API_HOST, TOKEN, authsome_run
+from support.cli import tool
+
+PY = sys.executable
+
+INSPECT = r"""
+import json, os, sys
+tmpdir = os.path.dirname(os.environ["SSL_CERT_FILE"])
+files = {}
+for root in (tmpdir, os.environ["TMPDIR"], os.environ["AUTHSOME_HOME"]):
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            files[p] = open(p, "rb").read().decode("latin-1")
+cmdlines = [open(f"/proc/{pid}/cmdline", "rb").read().decode("latin-1")
+            for pid in (os.getpid(), os.getppid())]
+print(json.dumps({"env": dict(os.environ), "tmpdir": tmpdir, "files": files,
+                  "tmpmode": oct(os.stat(tmpdir).st_mode & 0o777),
+                  "listing": sorted(os.listdir(tmpdir)), "cmdlines": cmdlines}))
+"""
+
+
+def test_child_environment_and_secrets(vault, tmp_path, monkeypatch):
+    private_tmp = tmp_path / "tmpdir"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setenv("NO_PROXY", "corp.internal,.example.org")
+    monkeypatch.setenv("AUTHSOME_PASSPHRASE", "hunter2-passphrase")
+    res = authsome_run("--", PY, "-c", INSPECT)
+    assert res.returncode == 0, res.stderr
+    seen = json.loads(res.stdout)
+    env = seen["env"]
+    assert "AUTHSOME_MASTER_KEY" not in env and "AUTHSOME_PASSPHRASE" not in env
+    assert env["TESTAPI_TOKEN"] == "authsome-proxy-managed"
+    assert env["NO_PROXY"] == "corp.internal,.example.org,localhost,127.0.0.1,::1"
+    assert env["no_proxy"] == env["NO_PROXY"] and env["NODE_USE_ENV_PROXY"] == "1"
+    proxy = env["HTTPS_PROXY"]
+    assert proxy.startswith("http://authsome:") and proxy.split("@")[1].startswith("127.0.0.1:")
+    assert {env[v] for v in ("HTTP_PROXY", "http_proxy", "https_proxy")} == {proxy}
+    bundle = os.path.join(seen["tmpdir"], "bundle.pem")
+    ca = os.path.join(seen["tmpdir"], "ca.pem")
+    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+        assert env[var] == bundle
+    assert env["AWS_CA_BUNDLE"] == bundle
+    assert env["NODE_EXTRA_CA_CERTS"] == ca and env["DENO_CERT"] == ca
+    # only public material in a private directory, gone after the run
+    assert seen["listing"] == ["bundle.pem", "ca.pem"] and seen["tmpmode"] == "0o700"
+    assert not os.path.exists(seen["tmpdir"])
+    ca_pem = seen["files"][ca]
+    assert ca_pem.strip() and ca_pem.strip() in seen["files"][bundle]
+    assert seen["files"][bundle].count("BEGIN CERTIFICATE") > 10  # system roots too
+    # the token and any private key: nowhere the child can see
+    everything = json.dumps(env) + "".join(seen["files"].values()) + "".join(seen["cmdlines"])
+    assert TOKEN not in everything
+    assert "PRIVATE KEY" not in "".join(
+        v for k, v in seen["files"].items() if not k.startswith(str(vault))
+    )
+    assert TOKEN not in res.stderr and "hunter2" not in res.stdout
+    assert list(private_tmp.iterdir()) == []  # nothing left behind in TMPDIR either
+
+
+def test_ca_is_name_constrained(vault):
+    script = "import os;print(open(os.environ['NODE_EXTRA_CA_CERTS']).read())"
+    res = authsome_run("--", PY, "-c", script)
+    assert res.returncode == 0, res.stderr
+    cert = x509.load_pem_x509_certificate(res.stdout.encode())
+    nc = cert.extensions.get_extension_for_class(x509.NameConstraints)
+    assert nc.critical
+    assert [n.value for n in nc.value.permitted_subtrees] == [API_HOST]
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca
+
+
+def test_exit_status_passthrough(vault):
+    assert authsome_run("--", "sh", "-c", "exit 7").returncode == 7
+    assert authsome_run("--", "sh", "-c", "kill -9 $$").returncode == 137
+    assert authsome_run("--", "true").returncode == 0
+    missing = authsome_run("--", "no-such-command-xyz")
+    assert missing.returncode == 127 and "not found" in missing.stderr
+    usage = authsome_run()
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def _start(*cmd: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [tool("authsome"), "run", "--", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+WAITER = r"""
+import os, signal, sys, time
+def on(signum, _):
+    print("got", signal.Signals(signum).name, flush=True)
+    sys.exit(3)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, on)
+print(os.path.dirname(os.environ["SSL_CERT_FILE"]), flush=True)
+time.sleep(30)
+"""
+
+
+def test_signals_reach_the_child_and_cleanup(vault):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        proc = _start(PY, "-c", WAITER)
+        tmpdir = proc.stdout.readline().strip()
+        assert os.path.isdir(tmpdir)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 3, err
+        assert out.strip() == f"got {sig.name}"
+        assert not os.path.exists(tmpdir)
+
+
+def test_sigterm_to_run_kills_default_child_and_cleans_up(vault):
+    proc = _start("sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
+    tmpdir = proc.stdout.readline().strip()
+    assert os.path.isdir(tmpdir)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert time.monotonic() - t < 10
+    assert not Path(tmpdir).exists()
+
+
+def test_killed_child_cleans_up(vault):
+    proc = _start("sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
+    tmpdir = proc.stdout.readline().strip()
+    child = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == proc.pid]
+    assert len(child) == 1
+    os.kill(child[0], signal.SIGKILL)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 137
+    assert not Path(tmpdir).exists()
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
