@@ -58,7 +58,7 @@ def test_bad_input_is_one_line(home, run, args, stdin, code, words):
 
 def test_template_provider_needs_its_param(home, run):
     res = run("authsome", "login", "shopify", "--client-id", "x", "--no-browser")
-    assert res.returncode == 2 and "--param shop=" in res.stderr
+    assert res.returncode == 2 and "--set shop=" in res.stderr
 
 
 def test_ctrl_c_cancels_and_frees_the_port(home, server, port, idle_browser):

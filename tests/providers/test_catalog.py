@@ -177,7 +177,17 @@ def test_templates_declared(name: str) -> None:
     declared = defn.get("templates", {})
     assert used == set(declared), (used, set(declared))
     for spec in declared.values():
-        assert set(spec) == {"description", "example", "default"}
+        # from_token (optional): a token-response field that fills it (Salesforce's instance_url)
+        assert (
+            {"description", "example", "default"}
+            <= set(spec)
+            <= {
+                "description",
+                "example",
+                "default",
+                "from_token",
+            }
+        )
         assert spec["description"] and spec["example"]
 
 
@@ -285,7 +295,6 @@ def test_loader_accepts_every_bundled_definition(tmp_path: Path) -> None:
         ("api.atlassian.com", "/ex/jira/cloud-id/rest/api/3/issue", "jira"),
         ("api.atlassian.com", "/ex/confluence/cloud-id/wiki/api/v2/pages", "confluence"),
         ("api.atlassian.com", "/me", "atlassian"),
-        ("acme.my.salesforce.com", "/services/data/v61.0/", "salesforce"),
         ("api.anthropic.com", "/v1/messages", "anthropic"),
         ("generativelanguage.googleapis.com", "/v1beta/models", "gemini"),
         ("mcp.notion.com", "/mcp", "notion-mcp"),
@@ -297,3 +306,17 @@ def test_host_matching_over_catalog(host: str, path: str, expected: str | None) 
     matching = pytest.importorskip("authsome.providers.matching")
     candidates = [(name, entry) for name, defn in ALL.items() for entry in defn["api_url"]]
     assert matching.match_url(candidates, host, path) == expected
+
+
+def test_salesforce_host_comes_from_the_connection() -> None:
+    # The API host is the token response's instance_url, kept in the connection's params.
+    from authsome.providers import load_registry
+    from authsome.providers.matching import match_url
+    from authsome.providers.templates import fill_provider
+
+    sf = fill_provider(
+        load_registry("/nonexistent").get("salesforce"), {"instance": "na1.salesforce.com"}
+    )
+    assert sf.oauth.token_url == "https://login.salesforce.com/services/oauth2/token"
+    candidates = [("salesforce", e) for e in sf.api_url]
+    assert match_url(candidates, "na1.salesforce.com", "/services/data/") == "salesforce"

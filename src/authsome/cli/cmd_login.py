@@ -20,11 +20,26 @@ FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
 DEFAULT_TIMEOUT = 300.0
 
 
+EXAMPLES = """examples:
+  authsome login github                          OAuth2 in the browser
+  authsome login github --no-browser --flow device_code
+  printf %s "$KEY" | authsome login openai --api-key-stdin
+  authsome login gitlab-self-managed --base-url gitlab.example.com
+  authsome login zendesk --set subdomain=acme --connection acme
+  OPENAI_API_KEY=sk-... authsome login openai --from-env
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "login",
         help="log in to a provider (OAuth2 in the browser, device code, or an API key)",
-        description="Run the provider's login flow and keep the result in the vault.",
+        description="Run the provider's login flow and keep the result in the vault. "
+        "Providers with placeholders in their hosts ({base_url}, {subdomain}, ...; see "
+        "`authsome inspect NAME`) take their values with --set or --base-url; they are "
+        "kept with the connection.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", help="provider name (see `authsome list`)")
     p.add_argument("--connection", default="default", help="connection name (default: default)")
@@ -37,15 +52,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--api-key-stdin", action="store_true", help="read the API key from stdin")
     p.add_argument(
+        "--from-env",
+        action="store_true",
+        help="store the token / API key found in the provider's env vars (checked first)",
+    )
+    p.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait (default 300)"
     )
     p.add_argument("--force", action="store_true", help="log in again even if connected")
     p.add_argument(
+        "--set",
         "--param",
+        dest="params",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a value for the provider's placeholders, e.g. --param shop=acme",
+        help="a value for the provider's placeholders, e.g. --set shop=acme (repeatable)",
+    )
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the host of a self-hosted instance (same as --set base_url=URL)",
     )
     p.set_defaults(func=run)
 
@@ -65,13 +92,18 @@ def _run(args: argparse.Namespace) -> int:
     connection = check_connection_name(args.connection)
     if args.api_key_stdin and args.client_secret_stdin:
         raise UsageError("stdin can carry the API key or the client secret, not both")
+    if args.from_env and (args.api_key_stdin or args.client_secret_stdin):
+        raise UsageError("--from-env reads the environment, not stdin")
+    params = _params(service, definition, connection, args)
+    if args.from_env:
+        return _login_from_env(service, definition, connection, params)
     if definition.auth_type == "api_key":
         if args.flow not in (None, "api_key"):
             raise UsageError(f"{definition.name} takes an API key; it has no {args.flow} flow")
-        return _login_api_key(service, definition, connection, args)
+        return _login_api_key(service, definition, connection, args, params)
     if args.api_key_stdin:
         raise UsageError(f"{definition.name} uses OAuth2, not an API key: drop --api-key-stdin")
-    return _login_oauth(service, definition, connection, args)
+    return _login_oauth(service, definition, connection, args, params)
 
 
 def _existing(service, name: str, connection: str) -> dict | None:
@@ -96,7 +128,61 @@ def _already(service, definition, connection: str, args: argparse.Namespace) -> 
     return True
 
 
-def _login_api_key(service, definition, connection: str, args: argparse.Namespace) -> int:
+def _params(service, definition, connection: str, args: argparse.Namespace) -> dict[str, str]:
+    """Template values: --set / --base-url over those the connection already has.
+
+    A value the login must have and lacks is a usage error naming the flag to add."""
+    from authsome.providers.templates import missing_params, parse_assignments
+
+    items = list(args.params)
+    if args.base_url:
+        items.append(f"base_url={args.base_url}")
+    given = parse_assignments(items, definition)
+    old = _existing(service, definition.name, connection)
+    params = {**((old or {}).get("params") or {}), **given}
+    missing = missing_params(definition, params)
+    if missing:
+        name = missing[0]
+        t = definition.templates[name]
+        flag = "--base-url HOST" if name == "base_url" else f"--set {name}=VALUE"
+        hint = t.description + (f", e.g. {t.example}" if t.example else "")
+        raise UsageError(f"{definition.name} needs {flag} ({hint})")
+    return params
+
+
+def _login_from_env(service, definition, connection: str, params: dict[str, str]) -> int:
+    """Store what the provider's env vars hold (checked); exit 2 if any was refused."""
+    import os
+
+    from authsome.importing import REFUSED, STORED, env_names, import_variables
+
+    names = env_names(definition)
+    present = {v: os.environ[v] for v in names if v in os.environ}
+    if not present:
+        wanted = ", ".join(names) or "(none: the definition names no env var)"
+        raise UsageError(f"none of {definition.name}'s variables is set: {wanted}")
+    outcomes = import_variables(
+        service,
+        present,
+        connection=connection,
+        providers=[definition],
+        params={definition.name: params},
+    )
+    for o in outcomes:
+        _say(f"{o.variable}: {o.result}" + (f" ({o.reason})" if o.reason else ""))
+    if any(o.result == REFUSED for o in outcomes):
+        return 2
+    if not any(o.result == STORED for o in outcomes):
+        raise UsageError(f"nothing usable for {definition.name} in the environment")
+    _say(f"Stored {definition.display_name} ({connection}) from the environment.")
+    return 0
+
+
+def _login_api_key(
+    service, definition, connection: str, args: argparse.Namespace, params: dict[str, str]
+) -> int:
+    from authsome.importing import store_api_key
+
     if args.api_key_stdin:
         key = sys.stdin.read()
     elif sys.stdin.isatty():
@@ -105,17 +191,19 @@ def _login_api_key(service, definition, connection: str, args: argparse.Namespac
         key = getpass.getpass(f"{definition.display_name} API key (input hidden): ")
     else:
         raise UsageError("no API key: pipe it in with --api-key-stdin")
-    service.store_api_key(definition.name, connection, key, event="login")
+    store_api_key(service, definition.name, connection, key, params, event="login")
     _say(f"Stored the {definition.display_name} API key ({connection}).")
     return 0
 
 
-def _login_oauth(service, definition, connection: str, args: argparse.Namespace) -> int:
+def _login_oauth(
+    service, definition, connection: str, args: argparse.Namespace, params: dict[str, str]
+) -> int:
     from authsome.oauth.login import LoginRequest, choose_flow, run_login
     from authsome.oauth.loopback import callback_port
     from authsome.oauth.responses import parse_scopes
     from authsome.oauth.tokens import ClientCredentials
-    from authsome.providers.templates import fill_provider, missing_params, normalize_value
+    from authsome.providers.templates import check_filled, fill_provider, params_from_token
 
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
@@ -124,14 +212,8 @@ def _login_oauth(service, definition, connection: str, args: argparse.Namespace)
     flow = choose_flow(definition, args.flow)
     if _already(service, definition, connection, args):
         return 0
-    params = _params(args.param, normalize_value)
-    old = _existing(service, definition.name, connection)
-    params = {**((old or {}).get("params") or {}), **params}
-    missing = missing_params(definition, params)
-    if missing:
-        hints = "; ".join(f"{n}: {definition.templates[n].description}" for n in missing)
-        raise UsageError(f"{definition.name} needs --param {missing[0]}=VALUE ({hints})")
     provider = fill_provider(definition, params)
+    check_filled(provider)
 
     stored = service.client(definition.name)
     client = stored
@@ -154,20 +236,22 @@ def _login_oauth(service, definition, connection: str, args: argparse.Namespace)
     tokens, used = run_login(provider, request, on_registered=keep)
     if used != service.client(definition.name):
         keep(used)  # a client that worked is reused on later logins
+    params = params_from_token(definition, params, tokens.extra)
+    _check_token_params(definition, params)
     service.store_token(definition.name, connection, tokens, params=params, event="login")
     granted = " ".join(tokens.scopes) or "(none named)"
     _say(f"Logged in to {provider.display_name} ({connection}). Scopes: {granted}")
     return 0
 
 
-def _params(items: list[str], normalize) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise UsageError(f"--param wants NAME=VALUE, not '{item}'")
-        out[name.strip()] = normalize(name.strip(), value.strip())
-    return out
+def _check_token_params(definition, params: dict[str, str]) -> None:
+    """A template the token response should have filled, and did not."""
+    for name, t in definition.templates.items():
+        if t.from_token and name not in params and t.default is None:
+            raise UsageError(
+                f"{definition.display_name}'s token response has no {t.from_token}: "
+                f"log in again with --set {name}=VALUE ({t.description})"
+            )
 
 
 def _read_secret(prompt: str) -> str:

@@ -24,6 +24,8 @@ COMMANDS = [
     "doctor",
     "log",
     "vault",
+    "import",
+    "completion",
 ]
 
 EPILOG = """examples:
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         from authsome.shell.worker import main as worker
 
         return worker(argv[1:])
+    if argv and argv[0] == "_complete-providers":
+        # Shell completion at <TAB>: a directory listing, without building the parser.
+        from authsome.cli.cmd_completion import print_providers
+
+        return print_providers()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -53,6 +53,9 @@ class Template:
     description: str = ""
     example: str | None = None
     default: str | None = None
+    # A field of the token response that carries the value (Salesforce's `instance_url`):
+    # login fills the template from it, and a login does not ask for it up front.
+    from_token: str | None = None
 
 
 @attrs.frozen

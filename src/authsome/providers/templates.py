@@ -1,8 +1,26 @@
-"""Fill a definition's {placeholders} with a connection's values (per-tenant hosts)."""
+"""Fill a definition's {placeholders} with a connection's values (per-tenant hosts).
+
+A definition declares each placeholder under `templates` (SPEC §3 extension):
+
+    "templates": {"shop": {"description": "...", "example": "acme", "default": null},
+                  "instance": {"description": "...", "from_token": "instance_url"}}
+
+- A value comes from `authsome login NAME --set shop=acme` (`--base-url URL` is
+  `--set base_url=URL`), else the template's `default`; it is kept in the connection
+  record's `params`, so refresh, revoke, the helper and the proxy see the same hosts.
+- `from_token` names a token-response field that carries the value (Salesforce's
+  `instance_url`). Login does not ask for it; after the code exchange the response's
+  value wins over a `--set` one (the server knows where the account lives); a
+  connection keeps it across refreshes.
+- Values are host names or URL parts; a scheme and trailing `/` are dropped
+  (`https://acme.my.salesforce.com/` -> `acme.my.salesforce.com`). A filled endpoint
+  must still be https:// (http:// only on loopback), checked before any request.
+"""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -11,26 +29,66 @@ from authsome.providers.model import Provider
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:/\[\]-]+$")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+ENDPOINTS = (
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "device_authorization_url",
+    "registration_url",
+    "metadata_url",
+)
 
 
 def missing_params(provider: Provider, params: dict[str, str]) -> list[str]:
+    """Templates a login must be given: no value, no default, not filled by the token."""
     return [
-        name for name, t in provider.templates.items() if name not in params and t.default is None
+        name
+        for name, t in provider.templates.items()
+        if name not in params and t.default is None and t.from_token is None
     ]
+
+
+def normalize_value(name: str, value: str) -> str:
+    """A template value as a host or URL part; UsageError if it could escape the URL."""
+    value = value.strip()
+    if "://" in value:
+        value = value.split("://", 1)[1]
+    value = value.rstrip("/")
+    if not value or not SAFE_VALUE.match(value) or ".." in value:
+        raise UsageError(f"'{name}' must be a host name or URL part, not {value!r}")
+    return value
+
+
+def parse_assignments(items: list[str], provider: Provider) -> dict[str, str]:
+    """`NAME=VALUE` strings (from --set / --param) -> normalized params for `provider`."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            raise UsageError(f"--set wants NAME=VALUE, not '{item}'")
+        if name not in provider.templates:
+            takes = ", ".join(provider.templates) or "no values"
+            raise UsageError(f"{provider.name} has no placeholder '{name}' (it takes: {takes})")
+        out[name] = normalize_value(name, value)
+    return out
+
+
+def params_from_token(provider: Provider, params: dict[str, str], extra: dict) -> dict[str, str]:
+    """`params` with every `from_token` template filled from the token response's fields."""
+    out = dict(params)
+    for name, t in provider.templates.items():
+        value = extra.get(t.from_token) if t.from_token else None
+        if isinstance(value, str) and value.strip():
+            out[name] = normalize_value(name, value)
+    return out
 
 
 def _fill(text: str | None, values: dict[str, str]) -> str | None:
     if text is None:
         return None
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
-def normalize_value(name: str, value: str) -> str:
-    if name == "base_url":
-        value = value.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
-    if not SAFE_VALUE.match(value):
-        raise UsageError(f"'{name}' must be a host name or URL part, not '{value}'")
-    return value
 
 
 def fill_provider(provider: Provider, params: dict[str, str] | None) -> Provider:
@@ -41,23 +99,36 @@ def fill_provider(provider: Provider, params: dict[str, str] | None) -> Provider
     values.update(params or {})
     oauth = provider.oauth
     if oauth is not None:
-        oauth = attrs.evolve(
-            oauth,
-            **{
-                f: _fill(getattr(oauth, f), values)
-                for f in (
-                    "authorization_url",
-                    "token_url",
-                    "revocation_url",
-                    "device_authorization_url",
-                    "registration_url",
-                    "metadata_url",
-                )
-            },
-        )
+        oauth = attrs.evolve(oauth, **{f: _fill(getattr(oauth, f), values) for f in ENDPOINTS})
     return attrs.evolve(
         provider,
         oauth=oauth,
         api_url=[_fill(u, values) for u in provider.api_url],
         git_hosts=[attrs.evolve(g, host=_fill(g.host, values)) for g in provider.git_hosts],
     )
+
+
+def check_filled(provider: Provider) -> None:
+    """Refuse a filled provider whose endpoints are unfilled or not https (loopback aside).
+
+    The definition's own check cannot see the host a template will put there; this one,
+    run at login, does, before any credential is sent.
+    """
+    if provider.oauth is None:
+        return
+    for field in ENDPOINTS:
+        url = getattr(provider.oauth, field)
+        if not url:
+            continue
+        left = PLACEHOLDER.search(url)
+        if left:
+            raise UsageError(f"{provider.name} needs --set {left.group(1)}=VALUE")
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if not host or not (
+            parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK)
+        ):
+            raise UsageError(
+                f"{provider.name}: oauth.{field} must be https:// (http:// only on loopback), "
+                f"not {parts.scheme}://{parts.netloc}"
+            )
