@@ -66,8 +66,10 @@ def check_key(home: str) -> list[Check]:
             Check(
                 "keyring",
                 WARN,
-                f"no working keyring backend ({backend})",
-                "install and unlock a Secret Service (gnome-keyring, KeePassXC) or set AUTHSOME_MASTER_KEY",
+                f"no working keyring backend ({backend}): the vault key would be kept in "
+                f"{key_file}, protected only by file permissions",
+                "install and unlock a Secret Service (gnome-keyring, KeePassXC), "
+                "or set AUTHSOME_MASTER_KEY / AUTHSOME_PASSPHRASE",
             )
         )
     if os.path.exists(key_file):
@@ -164,22 +166,23 @@ def check_providers(home: str) -> list[Check]:
 
 
 def check_ca() -> list[Check]:
+    """`authsome run` makes a name-constrained CA and a leaf per host: try both once."""
     try:
-        from authsome.proxy.ca import CertificateAuthority
+        from authsome.proxy.ca import CertAuthority
     except ImportError:
-        return []
+        return [Check("proxy CA", WARN, "the proxy is not installed in this build", None)]
     try:
-        CertificateAuthority.create(["example.com"])
+        CertAuthority(["api.example.com"]).context_for("api.example.com")
     except Exception as exc:
         return [
             Check(
                 "proxy CA",
                 FAIL,
-                f"cannot make a CA: {type(exc).__name__}",
-                "reinstall cryptography",
+                f"cannot make the proxy's CA: {type(exc).__name__}",
+                "reinstall authsome with a working `cryptography` (pip install -U cryptography)",
             )
         ]
-    return [Check("proxy CA", OK, "a name-constrained CA can be generated")]
+    return [Check("proxy CA", OK, "a name-constrained CA and a TLS leaf can be generated")]
 
 
 def check_hook() -> list[Check]:
