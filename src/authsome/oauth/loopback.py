@@ -154,7 +154,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.headers.get("Origin"), port
         ):
             return self._page(403, "Refused", "This form only accepts posts from its own page.")
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:  # int() would raise in the handler thread (a traceback on the terminal)
+            return self._page(400, "Refused", "Bad Content-Length.")
         if length > client_form.MAX_BODY:
             return self._page(413, "Refused", "Form too large.")
         body = self.rfile.read(length)

@@ -33,7 +33,7 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     if ctype.endswith("json") or ctype.endswith("+json") or text.startswith("{"):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a hostile, deep document
             raise OAuthError("the server answered malformed JSON", error="invalid_response")
         if not isinstance(data, dict):
             raise OAuthError("the server answered JSON that is not an object", "invalid_response")
@@ -188,7 +188,7 @@ def _expires_at(value: Any, now: int) -> int | None:
         return None
     try:
         seconds = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 in JSON
         return None
     return now + seconds if seconds > 0 else None
 
@@ -196,7 +196,7 @@ def _expires_at(value: Any, now: int) -> int | None:
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
 
 

@@ -68,7 +68,7 @@ def parse_store(data: bytes) -> tuple[str, str, str]:
         raise DockerError("EOF")  # what Go's decoder says about empty input
     try:
         obj, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise DockerError("invalid JSON in credentials") from None
     if not isinstance(obj, dict):
         raise DockerError(

@@ -12,6 +12,7 @@ from authsome.errors import AuthsomeError, UsageError
 from authsome.records import rfc3339, secret_of
 
 PROTOCOL = 1
+MAX_SPAN = 100 * 366 * 86400
 ACTIONS = ("get", "store", "erase", "refresh", "list", "version", "k8s", "headers")
 FIELD_TYPES = {
     "provider": str,
@@ -42,6 +43,8 @@ def parse_request(stdin: bytes | str, overrides: dict) -> dict:
             request = json.loads(stdin)
         except ValueError as exc:
             raise UsageError(f"stdin is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        except RecursionError:  # json's decoder recurses: deep nesting is not a request
+            raise UsageError("stdin is not valid JSON: nested too deeply") from None
         if not isinstance(request, dict):
             raise UsageError("stdin must hold one JSON object")
     request.update({k: v for k, v in overrides.items() if v is not None})
@@ -55,6 +58,10 @@ def parse_request(stdin: bytes | str, overrides: dict) -> dict:
     scopes = request.get("scopes")
     if isinstance(scopes, list) and not all(isinstance(s, str) for s in scopes):
         raise UsageError("field 'scopes' must be a list of strings")
+    expires_in = request.get("expires_in")
+    # JSON's Infinity, NaN and 1e400 parse as floats, but are no span of seconds.
+    if expires_in is not None and not abs(expires_in) <= MAX_SPAN:
+        raise UsageError("field 'expires_in' must be a number of seconds (at most 100 years)")
     min_ttl = request.get("min_ttl")
     if min_ttl is not None and not 0 <= min_ttl <= 86400 * 366:
         raise UsageError("field 'min_ttl' must be between 0 and a year, in seconds")

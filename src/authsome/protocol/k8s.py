@@ -24,7 +24,7 @@ def requested_version(exec_info: str | None) -> str:
         return API_V1
     try:
         info = json.loads(exec_info)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ExecInfoError("KUBERNETES_EXEC_INFO is not valid JSON") from None
     version = info.get("apiVersion") if isinstance(info, dict) else None
     if version is None:

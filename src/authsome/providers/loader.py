@@ -64,6 +64,8 @@ def load_file(path: str, source: str) -> Provider:
         raise ProviderError(f"not valid JSON (line {exc.lineno}, column {exc.colno})", path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ProviderError(f"cannot read: {exc}", path)
+    except RecursionError:  # json's decoder recurses
+        raise ProviderError("not valid JSON (nested too deeply)", path) from None
     provider = parse_definition(data, path=path, source=source)
     stem = os.path.splitext(os.path.basename(path))[0]
     if provider.name != stem:
