@@ -1,0 +1,190 @@
+"""Templated hosts end to end: `authsome login NAME --set ...` against the test
+authorization server at a templated URL, then the helper, `authsome get`, refresh and
+the proxy all use the filled hosts. Salesforce-style `instance_url` from the token
+response fills a `from_token` template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from catalog.conftest import redirect, templated_provider, write_definition
+
+pytestmark = pytest.mark.usefixtures("browser")
+
+
+def login(run, server, port, *args: str, name: str = "tenantco"):
+    server.register_client("cli", redirect_uris=[redirect(port)], scope="read")
+    return run("authsome", "login", name, "--client-id", "cli", *args)
+
+
+def host_of(server) -> str:
+    return server.base_url.removeprefix("http://")
+
+
+def get_json(run, name: str = "tenantco") -> dict:
+    res = run("authsome", "get", name, "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_login_fills_templates_and_everyone_uses_them(home, server, port, run):
+    write_definition(home, templated_provider())
+    res = login(run, server, port, "--set", f"host={host_of(server)}", "--set", "tenant=acme")
+    assert res.returncode == 0, res.stderr
+    # the filled token endpoint is the one that was called
+    assert server.counts["token:authorization_code"] == 1
+    got = get_json(run)
+    assert got["params"] == {"host": host_of(server), "tenant": "acme"}
+    assert got["access_token"] == "***"
+    helper = run("authsome-helper", "get", "tenantco")
+    assert helper.returncode == 0, helper.stderr
+    token = json.loads(helper.stdout)["access_token"]
+    assert server.is_active(token)
+    # a refresh goes to the filled token endpoint and keeps the values
+    refreshed = run("authsome-helper", "refresh", "tenantco")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert server.counts["token:refresh_token"] == 1
+    assert json.loads(refreshed.stdout)["access_token"] != token
+    assert get_json(run)["params"] == {"host": host_of(server), "tenant": "acme"}
+    # and `authsome get --field params` prints them for scripts
+    field = run("authsome", "get", "tenantco", "--field", "params")
+    assert field.stdout.split() == [f"host={host_of(server)}", "tenant=acme"]
+
+
+def test_base_url_is_set_base_url(home, server, port, run):
+    definition = templated_provider(
+        "selfhosted",
+        api_url=["{base_url}/api"],
+        oauth={
+            "authorization_url": "http://{base_url}/authorize",
+            "token_url": "http://{base_url}/token",
+            "scopes": ["read"],
+            "pkce": True,
+        },
+        templates={"base_url": {"description": "Your instance", "example": "git.acme.test"}},
+        env={"access_token": "SELFHOSTED_TOKEN"},
+    )
+    write_definition(home, definition)
+    res = login(run, server, port, "--base-url", server.base_url + "/", name="selfhosted")
+    assert res.returncode == 0, res.stderr
+    assert get_json(run, "selfhosted")["params"] == {"base_url": host_of(server)}
+
+
+def test_missing_value_is_one_line_naming_the_flag(home, server, port, run):
+    write_definition(home, templated_provider())
+    res = login(run, server, port, "--set", "tenant=acme")
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0
+    assert "--set host=" in res.stderr and "Traceback" not in res.stderr
+    assert server.counts["token"] == 0
+
+
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("evil.example.com", "https://"),  # the http:// endpoint is only allowed on loopback
+        ("127.0.0.1:1/../x", "host name"),
+        ("a b", "host name"),
+    ],
+)
+def test_a_value_cannot_move_credentials_off_loopback_http(home, server, port, run, value, why):
+    write_definition(home, templated_provider())
+    res = login(run, server, port, "--set", f"host={value}", "--set", "tenant=acme")
+    assert res.returncode == 2 and why in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unknown_template_name(home, run):
+    write_definition(home, templated_provider())
+    res = run("authsome", "login", "tenantco", "--param", "color=blue")
+    assert res.returncode == 2 and "no placeholder 'color'" in res.stderr
+
+
+# -- from_token: Salesforce's instance_url ---------------------------------------------
+
+
+def instance_provider() -> dict:
+    return templated_provider(
+        "sfish",
+        api_url=["{instance}"],
+        templates={
+            "host": {"description": "login host", "example": "login.example.test"},
+            "instance": {
+                "description": "API host, from the token response",
+                "example": "acme.my.example.test",
+                "from_token": "instance_url",
+            },
+        },
+        env={"access_token": "SFISH_TOKEN"},
+    )
+
+
+def test_instance_url_from_the_token_response(home, server, port, run):
+    write_definition(home, instance_provider())
+    server.instance_url = "https://acme.my.example.test/"
+    res = login(run, server, port, "--set", f"host={host_of(server)}", name="sfish")
+    assert res.returncode == 0, res.stderr
+    params = get_json(run, "sfish")["params"]
+    assert params == {"host": host_of(server), "instance": "acme.my.example.test"}
+    # a refresh whose response does not repeat it keeps the connection's value
+    server.instance_url = None
+    assert run("authsome-helper", "refresh", "sfish").returncode == 0
+    assert get_json(run, "sfish")["params"]["instance"] == "acme.my.example.test"
+    # the filled api_url is what the Bazel-style headers helper and the proxy match on
+    from authsome.credentials import CredentialService
+
+    assert CredentialService().get("sfish").provider.api_url == ["acme.my.example.test"]
+
+
+def test_missing_instance_url_fails_naming_set(home, server, port, run):
+    write_definition(home, instance_provider())
+    res = login(run, server, port, "--set", f"host={host_of(server)}", name="sfish")
+    assert res.returncode == 2, res.stderr
+    assert "instance_url" in res.stderr and "--set instance=" in res.stderr
+    assert run("authsome", "get", "sfish").returncode == 3  # nothing stored
+
+
+def test_salesforce_definition_uses_from_token():
+    from authsome.providers import load_registry
+
+    sf = load_registry("/nonexistent").get("salesforce")
+    assert sf.templates["instance"].from_token == "instance_url"
+    assert sf.api_url == ["{instance}"]
+    assert sf.templates["login_host"].default == "login.salesforce.com"
+
+
+# -- the proxy injects for the filled host ---------------------------------------------
+
+
+def test_proxy_injects_for_the_filled_host(home, server, port, run, tmp_path, monkeypatch):
+    upstream_mod = pytest.importorskip("proxy.upstream")
+    pki = upstream_mod.make_pki(tmp_path / "pki", ["acme.tenant.test", "globex.tenant.test"])
+    monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(pki["ca"]))
+    write_definition(home, templated_provider())
+    res = login(run, server, port, "--set", f"host={host_of(server)}", "--set", "tenant=acme")
+    assert res.returncode == 0, res.stderr
+    token = json.loads(run("authsome-helper", "get", "tenantco").stdout)["access_token"]
+    with upstream_mod.Upstream(pki) as up:
+        p = up.port
+        script = (
+            f'curl -sS https://acme.tenant.test:{p}/echo -H "Authorization: Bearer $TENANTCO_TOKEN"'
+            f" && curl -sS --cacert {pki['ca']} https://globex.tenant.test:{p}/echo"
+        )
+        res = run(
+            "authsome",
+            "run",
+            "--resolve",
+            f"acme.tenant.test:{p}:127.0.0.1",
+            "--resolve",
+            f"globex.tenant.test:{p}:127.0.0.1",
+            "--",
+            "sh",
+            "-c",
+            script,
+        )
+        assert res.returncode == 0, res.stderr
+        auth = [[v for k, v in r["headers"] if k.lower() == "authorization"] for r in up.requests]
+    assert auth == [[f"Bearer {token}"], []]  # the filled host only; the other tenant untouched
+    assert token not in res.stderr
