@@ -1,0 +1,153 @@
+"""Pure parts: the CA's certificates, routes and connection selection, child env, headers."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+
+import pytest
+from cryptography import x509
+
+from authsome.errors import NotFound, UsageError
+from authsome.proxy.ca import CertAuthority, constraint_names, regex_suffix
+from authsome.proxy.childenv import PLACEHOLDER, child_env, no_proxy
+from authsome.proxy.http11 import (
+    HeaderRefused,
+    basic_credential,
+    proxy_authorized,
+    set_header,
+    split_authority,
+    strip_hop_by_hop,
+)
+from authsome.proxy.routes import Route, RouteTable, select_connections
+
+
+def _handshake(ca: CertAuthority, host: str, cafile) -> str | None:
+    """TLS between a server using ca's leaf for `host` and a strict client; error or None."""
+    a, b = socket.socketpair()
+    server_ctx = ca.context_for(host)
+
+    def serve():
+        try:
+            with server_ctx.wrap_socket(a, server_side=True) as s:
+                s.recv(1)
+        except (ssl.SSLError, OSError):
+            pass
+
+    t = threading.Thread(target=serve)
+    t.start()
+    client = ssl.create_default_context(cafile=str(cafile))
+    client.verify_flags |= ssl.VERIFY_X509_STRICT
+    try:
+        with client.wrap_socket(b, server_hostname=host) as c:
+            c.send(b"x")
+        return None
+    except ssl.SSLCertVerificationError as exc:
+        return exc.verify_message
+    finally:
+        a.close()
+        t.join(5)
+
+
+def test_ca_constraints_and_strict_verification(tmp_path):
+    ca = CertAuthority(["api.example.test", ".googleapis.com"])
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(ca.cert_pem)
+    nc = ca.cert.extensions.get_extension_for_class(x509.NameConstraints)
+    assert nc.critical
+    assert [n.value for n in nc.value.permitted_subtrees] == ["api.example.test", ".googleapis.com"]
+    for ext in (x509.BasicConstraints, x509.KeyUsage):
+        assert ca.cert.extensions.get_extension_for_class(ext).critical
+    ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    leaf = ca.issue("api.example.test")
+    leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert _handshake(ca, "api.example.test", cafile) is None
+    assert _handshake(ca, "storage.googleapis.com", cafile) is None
+    # The CA signs whatever it is asked, but a verifier refuses names outside the constraints.
+    assert "subtree" in _handshake(ca, "evil.example.com", cafile)
+    assert "subtree" in _handshake(ca, "example.test", cafile)
+    assert "subtree" in _handshake(ca, "googleapis.com", cafile)
+
+
+def test_regex_suffix():
+    assert regex_suffix(r"[a-z0-9-]+\.googleapis\.com") == ".googleapis.com"
+    assert regex_suffix(r"api\.x\.com") == "api.x.com"
+    assert regex_suffix(r".*\.com") is None
+    assert regex_suffix(r".*") is None
+    assert constraint_names(["a.test/v1", "a.test", "regex:.*"]) == ["a.test"]
+
+
+def test_routes():
+    table = RouteTable(
+        [
+            Route("a", "default", ("api.a.test",)),
+            Route("b", "work", ("api.b.test/v2", "regex:[a-z]+\\.b\\.test")),
+            Route("c", "default", ("api.a.test",)),  # ties with a
+        ]
+    )
+    assert table.match("api.a.test:443", "/x") is None  # ambiguous
+    assert table.match("api.b.test:8443", "/v2/x?q=1") == ("b", "work")
+    assert table.match("up.b.test", "/") == ("b", "work")
+    assert table.intercepts("api.b.test:443") and table.intercepts("api.a.test:443")
+    assert not table.intercepts("evil.test:443")
+    assert sorted(table.names()) == [".b.test", "api.a.test", "api.b.test"]
+
+
+def test_select_connections():
+    stored = [
+        ("a", "default", "connected"),
+        ("a", "work", "connected"),
+        ("b", "work", "connected"),
+        ("c", "x", "connected"),
+        ("c", "y", "connected"),
+        ("d", "default", "expired"),
+    ]
+    chosen, warnings = select_connections(stored)
+    assert chosen == [("a", "default"), ("b", "work")]
+    assert len(warnings) == 1 and "c:" in warnings[0]
+    assert select_connections(stored, only=["a"], picks={"a": "work"})[0] == [("a", "work")]
+    assert select_connections(stored, picks={"c": "y"})[0][-1] == ("c", "y")
+    with pytest.raises(NotFound):
+        select_connections(stored, picks={"a": "nope"})
+    with pytest.raises(NotFound):
+        select_connections(stored, only=["d"])
+    with pytest.raises(UsageError):
+        select_connections(stored, only=["a"], picks={"b": "work"})
+
+
+def test_child_env():
+    base = {
+        "PATH": "/bin",
+        "AUTHSOME_MASTER_KEY": "k",
+        "AUTHSOME_PASSPHRASE": "p",
+        "no_proxy": "x.test, localhost",
+    }
+    env = child_env(base, "http://u:p@127.0.0.1:1", "/t/ca.pem", "/t/b.pem", ["X_TOKEN"])
+    assert "AUTHSOME_MASTER_KEY" not in env and "AUTHSOME_PASSPHRASE" not in env
+    assert env["NO_PROXY"] == "x.test,localhost,127.0.0.1,::1"
+    assert env["X_TOKEN"] == PLACEHOLDER and env["PATH"] == "/bin"
+    assert no_proxy(None) == "localhost,127.0.0.1,::1"
+
+
+def test_headers():
+    headers = [(b"authorization", b"Bearer placeholder"), (b"Authorization", b"dup"), (b"a", b"1")]
+    assert set_header(headers, "Authorization", "Bearer t") == [
+        (b"a", b"1"),
+        (b"Authorization", b"Bearer t"),
+    ]
+    for bad in ("x\r\ny: 1", "x\n", "x\0"):
+        with pytest.raises(HeaderRefused):
+            set_header([], "Authorization", bad)
+    hop = [(b"connection", b"close, x-hop"), (b"x-hop", b"1"), (b"proxy-authorization", b"s")]
+    assert strip_hop_by_hop([*hop, (b"keep", b"1")]) == [(b"keep", b"1")]
+    cred = basic_credential("u", "p")
+    assert proxy_authorized([(b"proxy-authorization", cred)], cred)
+    assert proxy_authorized([(b"proxy-authorization", b"basic " + cred[6:])], cred)
+    assert not proxy_authorized([(b"proxy-authorization", b"Basic eDp5")], cred)
+    assert not proxy_authorized([], cred)
+    assert split_authority("[::1]:8443", 443) == ("::1", 8443)
+    assert split_authority("API.test", 443) == ("api.test", 443)
+    with pytest.raises(ValueError):
+        split_authority("h:0", 443)
