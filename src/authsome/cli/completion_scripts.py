@@ -29,6 +29,7 @@ class Command:
     flags: list[str]  # every option string, e.g. --connection, -c
     values: dict[str, str | list[str]]  # option string -> what its value completes to
     positional: str | list[str]  # what positionals complete to
+    helps: dict[str, str] = attrs.field(factory=dict)  # option string -> its help
 
 
 def _kind(action: argparse.Action) -> str | list[str]:
@@ -55,6 +56,7 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
             continue
         flags: list[str] = []
         values: dict[str, str | list[str]] = {}
+        options: dict[str, str] = {}
         positional: str | list[str] = FREE
         for action in p._actions:
             if not action.option_strings:
@@ -62,10 +64,12 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
                     positional = _kind(action)
                 continue
             flags += action.option_strings
+            for opt in action.option_strings:
+                options[opt] = (action.help or "").split(" (")[0]
             if action.nargs != 0:
                 for opt in action.option_strings:
                     values[opt] = _kind(action)
-        out.append(Command(name, helps[name], flags, values, positional))
+        out.append(Command(name, helps[name], flags, values, positional, options))
     return out
 
 
@@ -211,10 +215,9 @@ def fish(cmds: list[Command], exe: str, quote) -> str:
         for flag in c.flags:
             opt = f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}"
             kind = c.values.get(flag)
-            if kind is None:
-                lines.append(f"complete -c authsome {seen} {opt}")
-            else:
-                lines.append(f"complete -c authsome {seen} {opt} {_fish_value(kind, providers)}")
+            value = "" if kind is None else " " + _fish_value(kind, providers)
+            described = f" -d {quote(c.helps[flag])}" if c.helps.get(flag) else ""
+            lines.append(f"complete -c authsome {seen} {opt}{value}{described}")
         if c.positional != FREE:
             lines.append(f"complete -c authsome {seen} {_fish_value(c.positional, providers)}")
     return "\n".join(lines) + "\n"
