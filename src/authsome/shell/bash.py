@@ -63,11 +63,16 @@ __authsome_hook() {
       fi
     fi
   fi
-  # Something changed: ask the worker. Its output is applied only when complete.
+  # Something changed: ask the worker; its output is applied only when complete.
+  # Ctrl-C reaches the worker alone (it gives up on what hangs and still answers).
+  local __trap
+  __trap=$(trap -p INT)
+  trap -- '' INT
   if __out=$(@AUTHSOME@ _hook-env bash "$__f" "${__AUTHSOME_FILE-}" \
       "${__AUTHSOME_VARS-}" "${__AUTHSOME_NOTED-}"); then
     eval "$__out"
   fi
+  if [[ -n $__trap ]]; then eval "$__trap"; else trap - INT; fi
   return $__ret
 }
 # First in PROMPT_COMMAND (string or array) so it sees the command's $?; only once.

@@ -16,6 +16,7 @@ when a token must be refreshed or an error explained.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -88,7 +89,7 @@ def _login_hint(provider: str, connection: str) -> str:
     return f"`authsome login {provider}{extra}`"
 
 
-def _failure(entry: project.Entry, exc: Exception) -> tuple[str, str]:
+def _failure(entry: project.Entry, exc: BaseException) -> tuple[str, str]:
     """(noted key, message) for a variable that cannot be exported."""
     where = f"{entry.name} not set: {entry.provider}"
     where += "" if entry.connection == "default" else f" ({entry.connection})"
@@ -104,6 +105,11 @@ def _failure(entry: project.Entry, exc: Exception) -> tuple[str, str]:
         )
     elif isinstance(exc, UnknownProvider):
         kind, text = "unknown", f"{entry.name} not set: unknown provider '{entry.provider}'"
+    elif isinstance(exc, KeyboardInterrupt):
+        kind, text = (
+            "interrupted",
+            f"{entry.name} not set: interrupted (enter the directory again to retry)",
+        )
     elif isinstance(exc, AuthsomeError):
         kind, text = "error", f"{entry.name} not set: {exc}"
     else:
@@ -165,16 +171,16 @@ def plan(file: str, prev_file: str, noted: list[str]) -> Plan:
     from authsome import paths
 
     result.watches.append(watch.mtime(os.path.join(paths.vault_dir(), "connections")))
-    fetched: dict[tuple[str, str], Token | Exception] = {}
+    fetched: dict[tuple[str, str], Token | BaseException] = {}
     for entry in entries:
         pair = (entry.provider, entry.connection)
         if pair not in fetched:
             try:
                 fetched[pair] = fetch(*pair)
-            except Exception as exc:  # one bad connection must not stop the others
+            except (Exception, KeyboardInterrupt) as exc:  # one must not stop the others
                 fetched[pair] = exc
         got = fetched[pair]
-        if isinstance(got, Exception):
+        if isinstance(got, BaseException):
             result.note(*_failure(entry, got))
             continue
         if not got.value or "\0" in got.value:
@@ -220,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] not in dialect.SHELLS:
         _say("usage: authsome _hook-env bash|zsh|fish [FILE PREV_FILE VARS NOTED]")
         return 2
+    # The hook ignores SIGINT while we run (so the shell's prompt survives Ctrl-C) and we
+    # inherit that: take Ctrl-C back, to give up on a connection that hangs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     shell = dialect.get(args[0])
     file, prev_file, names, noted = [*args[1:], "", "", "", ""][:4]
     if file and not os.path.isabs(file):

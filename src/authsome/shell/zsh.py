@@ -60,7 +60,9 @@ __authsome_hook() {
       __authsome_unchanged && return $__ret
     fi
   fi
-  # Something changed: ask the worker. Its output is applied only when complete.
+  # Something changed: ask the worker; its output is applied only when complete.
+  # Ctrl-C reaches the worker alone (emulate -L made this trap local).
+  trap '' INT
   if __out=$(@AUTHSOME@ _hook-env zsh "$__f" "${__AUTHSOME_FILE-}" \
       "${__AUTHSOME_VARS-}" "${__AUTHSOME_NOTED-}"); then
     eval "$__out"
