@@ -21,7 +21,7 @@ def tool(name: str) -> str:
 
 
 class Machine:
-    def __init__(self, home: Path, key: str, url: str | None, extra: dict | None = None):
+    def __init__(self, home: Path, key: str | None, url: str | None, extra: dict | None = None):
         self.home = home
         self.key = key
         self.url = url
@@ -31,7 +31,9 @@ class Machine:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSOME_")}
-        env.update(AUTHSOME_HOME=str(self.home), AUTHSOME_MASTER_KEY=self.key, NO_COLOR="1")
+        env.update(AUTHSOME_HOME=str(self.home), NO_COLOR="1")
+        if self.key:
+            env["AUTHSOME_MASTER_KEY"] = self.key
         if self.url:
             env["AUTHSOME_VAULT_URL"] = self.url
         env.update(self.extra)

@@ -102,6 +102,27 @@ def test_unreachable_database_is_exit_6_without_the_password(pg, home, monkeypat
     assert pg.password not in res.stderr + res.stdout
 
 
+def test_wrong_password_is_one_line_without_it(pg, pg_url, home, monkeypatch, run):
+    wrong = "not-the-pw-77"
+    monkeypatch.setenv("AUTHSOME_VAULT_URL", pg_url.replace(pg.password, wrong))
+    res = run("authsome", "vault", "status")
+    assert res.returncode == 6
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "password authentication failed" in lines[0]
+    assert wrong not in res.stderr and pg.password not in res.stderr
+
+
+def test_status_reports_schema_and_contents(vault_url, run):
+    res = run("authsome-helper", "store", "openai", input=json.dumps({"api_key": OPENAI_KEY}))
+    assert res.returncode == 0, res.stderr
+    res = run("authsome", "vault", "status", "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["backend"] == "postgresql" and info["schema_version"] == SCHEMA_VERSION
+    assert info["records"] == {"connections": 1, "meta": 1}
+    assert info["key_source"] == "AUTHSOME_MASTER_KEY"
+
+
 def test_lock_held_by_a_killed_process_is_released_by_postgres(vault_url):
     """A process takes the refresh lock and is SIGKILLed: PostgreSQL ends its session and
     the lock goes with it; a waiter gets it at once, with no lease of ours involved."""
@@ -202,6 +223,20 @@ def test_the_file_vault_never_imports_psycopg(home, run):
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "False", res.stderr
+
+
+def test_a_team_passphrase_opens_the_shared_vault_on_every_machine(pg_url, tmp_path):
+    backends.postgres(pg_url).init_schema()
+    team = {"AUTHSOME_PASSPHRASE": "correct horse battery staple"}
+    a = Machine(tmp_path / "a", None, pg_url, team)
+    b = Machine(tmp_path / "b", None, pg_url, team)
+    res = a.run("authsome-helper", "store", "openai", input=json.dumps({"api_key": OPENAI_KEY}))
+    assert res.returncode == 0, res.stderr
+    res = b.run("authsome-helper", "get", "openai")
+    assert res.returncode == 0 and json.loads(res.stdout)["api_key"] == OPENAI_KEY, res.stderr
+    c = Machine(tmp_path / "c", None, pg_url, {"AUTHSOME_PASSPHRASE": "a guess"})
+    res = c.run("authsome-helper", "get", "openai")
+    assert res.returncode == 6 and "does not open this vault" in res.stderr
 
 
 def test_doctor_says_when_this_machines_key_cannot_open_it(vault_url, home, run, tmp_path):

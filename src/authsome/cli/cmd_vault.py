@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from authsome.cli import output
-from authsome.errors import UsageError
+from authsome.errors import UsageError, VaultUnavailable
 
 NAMED_KINDS = ("connections", "clients")
 
@@ -154,10 +154,16 @@ def run_status(args) -> int:
             "connections": len(vault.names(CONNECTIONS)),
         }
     else:
+        version = shared.schema_version()
+        if version == 0:
+            raise VaultUnavailable(
+                f"the shared vault at {shared.where} has no authsome schema: "
+                "run `authsome vault init`"
+            )
         info = {
             "backend": "postgresql",
             "location": shared.where,
-            "schema_version": shared.schema_version(),
+            "schema_version": version,
             "records": shared.counts(),
         }
     header = vault.backend.read("meta", "header") is not None
