@@ -20,6 +20,13 @@ from postgres.conftest import free_port, new_key
 from postgres.machines import Machine
 
 OPENAI_KEY = "sk-" + "Zq7" * 12
+HOLD_LOCK = (
+    "import time\n"
+    "from authsome.vault.vault import Vault\n"
+    "with Vault().lock('connections', 'x:default'):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(60)\n"
+)
 
 
 def test_init_creates_a_versioned_schema_idempotently(pg, pg_db, home, run):
@@ -126,19 +133,7 @@ def test_status_reports_schema_and_contents(vault_url, run):
 def test_lock_held_by_a_killed_process_is_released_by_postgres(vault_url):
     """A process takes the refresh lock and is SIGKILLed: PostgreSQL ends its session and
     the lock goes with it; a waiter gets it at once, with no lease of ours involved."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\n"
-            "from authsome.vault.vault import Vault\n"
-            "with Vault().lock('connections', 'x:default'):\n"
-            "    print('held', flush=True)\n"
-            "    time.sleep(60)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with psycopg_connect(vault_url) as conn:
         held = conn.execute(
@@ -162,6 +157,35 @@ def test_lock_held_by_a_killed_process_is_released_by_postgres(vault_url):
     assert got.wait(5), "the lock was not released when its holder died"
     assert time.monotonic() - killed_at < 2
     t.join(5)
+
+
+def test_a_waiter_gives_up_after_the_lock_wait_with_one_line(vault_url, monkeypatch):
+    """Behind a live holder a waiter queues for LOCK_WAIT, then TimedOut (exit 7)."""
+    from authsome.errors import TimedOut
+    from authsome.vault import postgres
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(postgres, "LOCK_WAIT", "1s")
+        settings = postgres.LOCK_SESSION_SETTINGS.replace("'120s'", "'1s'")
+        monkeypatch.setattr(postgres, "LOCK_SESSION_SETTINGS", settings)
+        start = time.monotonic()
+        with pytest.raises(TimedOut) as err, Vault().lock("connections", "x:default"):
+            pass
+        assert 0.9 < time.monotonic() - start < 5
+        assert str(err.value).startswith("waited 1s for the lock on connections/x:default")
+        # the session survives the timeout and the lock works again once free
+        holder.kill()
+        holder.wait()
+        with Vault().lock("connections", "x:default"):
+            pass
+    finally:
+        holder.kill()
 
 
 def test_lost_connection_mid_transaction_writes_nothing(pg, pg_url, home, monkeypatch):

@@ -33,10 +33,13 @@ SCHEMA = "authsome"  # the tables live in this schema (spelled out in the SQL)
 SCHEMA_VERSION = 1
 CONNECT_TIMEOUT = 5  # seconds; libpq's own connect timeout
 LOCK_WAIT = "120s"  # how long a waiter queues behind a live holder before giving up
-# Server-side TCP keepalive: a vanished client's session (and its locks) ends in ~25 s.
-SESSION_OPTIONS = (
-    f"-c lock_timeout={LOCK_WAIT} -c tcp_keepalives_idle=10 "
-    "-c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+# Set on a session before its first lock (in the same round trip): server-side TCP
+# keepalive, so a vanished client's session (and its locks) ends in ~25 s, and a bound
+# on how long a waiter queues behind a live holder. Plain SETs, not the `options`
+# startup parameter, so poolers in session mode (pgbouncer) accept the connection.
+LOCK_SESSION_SETTINGS = (
+    f"SET lock_timeout = '{LOCK_WAIT}'; SET tcp_keepalives_idle = 10; "
+    "SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; "
 )
 
 # version -> statements. Append new versions; never edit a released one.
@@ -92,6 +95,7 @@ class PostgresBackend:
         self._conn = None
         self._ever_connected = False
         self._held = 0  # advisory locks held on the current session
+        self._tuned = None  # the session LOCK_SESSION_SETTINGS were applied to
         self._guard = threading.Lock()
         self._thread_locks: dict[int, threading.Lock] = {}
 
@@ -105,7 +109,6 @@ class PostgresBackend:
             raise VaultUnavailable(f"the shared vault URL {self.where} is not valid") from None
         params.setdefault("connect_timeout", CONNECT_TIMEOUT)
         params.setdefault("application_name", "authsome")
-        params["options"] = (params.get("options", "") + " " + SESSION_OPTIONS).strip()
         # Client-side keepalive too, so a dead server fails our call instead of hanging it.
         params.setdefault("keepalives", 1)
         params.setdefault("keepalives_idle", 10)
@@ -352,7 +355,8 @@ class AdvisoryLock:
             conn = b.connection()
             b._held += 1
             try:
-                conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+                conn.execute(self._statement(b, conn))
+                b._tuned = conn
             except BaseException:
                 b._held -= 1
                 raise
@@ -363,6 +367,13 @@ class AdvisoryLock:
             local.release()
             raise
         return self
+
+    def _statement(self, b: PostgresBackend, conn):
+        from psycopg import sql
+
+        # The key is our own integer, as a literal: no parameters lets the SETs ride along.
+        lock = sql.SQL("SELECT pg_advisory_lock({})").format(sql.Literal(self.key))
+        return lock if b._tuned is conn else sql.SQL(LOCK_SESSION_SETTINGS) + lock
 
     def __exit__(self, *exc: object) -> None:
         b = self.backend
