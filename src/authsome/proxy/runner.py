@@ -8,12 +8,11 @@ certificate and the trust bundle) and is removed on every exit path we can catch
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import secrets
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -21,14 +20,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from authsome.errors import AuthsomeError
-
 from .ca import CertAuthority
 from .childenv import child_env, user_ca_files
-from .http11 import basic_credential
 from .routes import RouteTable
-from .server import AuditSink, HeaderSource, ProxyServer
-from .upstream import Pool, Resolver
+
+# The event loop, h11 and the server load in the proxy thread while the child starts:
+# the listening socket is bound here first, so early connections wait in its backlog.
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PROXY_USER = "authsome"
@@ -71,38 +68,50 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
 
 
 class ProxyThread:
-    """An event loop in a daemon thread serving the proxy until `stop()`."""
+    """The proxy on an event loop in a daemon thread, serving a pre-bound socket."""
 
-    def __init__(self, make_server: Callable[[], ProxyServer]) -> None:
+    def __init__(self, make_server: Callable[[], object]) -> None:
         self._make_server = make_server
-        self._loop = asyncio.new_event_loop()
-        self._ready: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._stop: asyncio.Event | None = None
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port: int = self._sock.getsockname()[1]
+        self._loop = None
+        self._stop = None
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="authsome-proxy", daemon=True)
 
     def start(self) -> int:
         self._thread.start()
-        return self._ready.result(timeout=30)
+        return self.port
 
     def _run(self) -> None:
-        self._loop.run_until_complete(self._serve())
+        import asyncio
+
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._serve())
+        except Exception as exc:  # the child then sees refused requests; say why
+            if not self._stopping.is_set():
+                print(f"authsome run: the proxy stopped: {exc}", file=sys.stderr, flush=True)
 
     async def _serve(self) -> None:
-        try:
-            server = self._make_server()
-            port = await server.start()
-        except BaseException as exc:
-            self._ready.set_exception(exc)
-            return
+        import asyncio
+
+        server = self._make_server()
         self._stop = asyncio.Event()
-        self._ready.set_result(port)
-        await self._stop.wait()
+        await server.start(sock=self._sock)
+        if not self._stopping.is_set():
+            await self._stop.wait()
         await server.aclose()
 
     def stop(self) -> None:
-        if self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
+        self._stopping.set()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and self._thread.is_alive():
+            loop.call_soon_threadsafe(stop.set)
             self._thread.join(5)
+        self._sock.close()
 
 
 def exit_status(returncode: int) -> int:
@@ -113,11 +122,11 @@ def exit_status(returncode: int) -> int:
 def run(
     command: Sequence[str],
     routes: RouteTable,
-    get_header: HeaderSource,
+    get_header: Callable,
     managed_vars: Sequence[str] = (),
     resolve: dict[tuple[str, int], str] | None = None,
     deny_unmatched: bool = False,
-    audit: AuditSink | None = None,
+    audit: Callable[..., None] | None = None,
     tls: Callable[[], ssl.SSLContext] | None = None,
 ) -> int:
     """Run `command` under the proxy; returns the exit status to exit with."""
@@ -140,8 +149,13 @@ def run(
     ca = CertAuthority(routes.names())
     tmp = tempfile.mkdtemp(prefix="authsome-run-")  # 0700
     password = secrets.token_urlsafe(24)
-    proxy = ProxyThread(
-        lambda: ProxyServer(
+
+    def make_server():
+        from .http11 import basic_credential
+        from .server import ProxyServer
+        from .upstream import Pool, Resolver
+
+        return ProxyServer(
             routes,
             get_header,
             ca,
@@ -150,7 +164,8 @@ def run(
             deny_unmatched=deny_unmatched,
             audit=audit,
         )
-    )
+
+    proxy = ProxyThread(make_server)
     try:
         ca_path, bundle_path = write_trust(tmp, ca.cert_pem, os.environ)
         port = proxy.start()
@@ -169,8 +184,6 @@ def run(
         for signum in caught:
             child.send_signal(signum)
         return exit_status(child.wait())
-    except concurrent.futures.TimeoutError:
-        raise AuthsomeError("the proxy did not start")
     finally:
         proxy.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -81,8 +81,12 @@ class ProxyServer:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._server = await asyncio.start_server(self._client, host, port, limit=2**20)
+    async def start(self, host: str = "127.0.0.1", port: int = 0, sock=None) -> int:
+        """Listen on host:port, or on an already bound `sock`; returns the port."""
+        if sock is not None:
+            self._server = await asyncio.start_server(self._client, sock=sock, limit=2**20)
+        else:
+            self._server = await asyncio.start_server(self._client, host, port, limit=2**20)
         return self._server.sockets[0].getsockname()[1]
 
     async def aclose(self) -> None:

@@ -7,7 +7,6 @@ the token's expiry and calls the service in a worker thread only then.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import attrs
@@ -35,7 +34,7 @@ class ServiceHeaders:
         self._cache: dict[tuple[str, str], _Entry] = {}
         # One service call at a time: refreshes are rare, and the service's vault
         # handle is then never used by two threads at once.
-        self._lock = asyncio.Lock()
+        self._lock = None
 
     async def __call__(
         self, provider: str, connection: str, force_refresh: bool
@@ -45,6 +44,10 @@ class ServiceHeaders:
         now = time.monotonic()
         if hit is not None and not force_refresh and now < hit.fresh_until:
             return hit.name, hit.value
+        import asyncio  # here, not at import: `authsome run` loads asyncio off the main path
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
         async with self._lock:
             hit = self._cache.get(key)
             now = time.monotonic()
