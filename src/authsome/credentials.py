@@ -21,19 +21,19 @@ from authsome.providers.templates import fill_provider
 from authsome.records import (
     CLIENTS,
     CONNECTIONS,
-    NAME_RE,
     new_record,
     parse_slot,
     secret_of,
     slot,
     status_of,
     usable,
+    valid_name,
 )
 from authsome.vault.vault import Vault
 
 
 def check_connection_name(connection: str) -> str:
-    if not isinstance(connection, str) or not NAME_RE.match(connection):
+    if not valid_name(connection):
         raise UsageError(
             f"bad connection name '{connection}': use letters, digits, '.', '_', '@' or '-'"
         )

@@ -7,13 +7,26 @@ definition of "usable", "status" and the field names, without attrs or cattrs.
 
 from __future__ import annotations
 
-import re
 import time
 
 CONNECTIONS = "connections"
 CLIENTS = "clients"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-")
 STATUSES = ("connected", "expired", "revoked", "not_connected")
+
+
+def valid_name(name: object) -> bool:
+    """A connection name: 1-64 of [A-Za-z0-9._@-], starting with a letter or digit.
+
+    Checked without `re`, which the shell worker does not otherwise import.
+    """
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 64
+        and name[0].isascii()
+        and name[0].isalnum()
+        and all(c in NAME_CHARS for c in name)
+    )
 
 
 def slot(provider: str, connection: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 
@@ -37,14 +35,17 @@ EPILOG = """examples:
 """
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit 2), as the SPEC asks."""
+def build_parser():
+    """The argparse tree; imported here so the hook worker's dispatch skips argparse."""
+    import argparse
+    import importlib
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+    class Parser(argparse.ArgumentParser):
+        """argparse, but a usage error is one line (and exit 2), as the SPEC asks."""
 
+        def error(self, message: str) -> None:  # type: ignore[override]
+            self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
-def build_parser() -> Parser:
     parser = Parser(
         prog="authsome",
         description="Log in once per provider; hand tokens to tools, shells and agents.",

@@ -168,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         connection, action = parse_argv(argv)
         if action not in ("get", "store", "erase"):
             return 0  # git asks helpers to ignore actions they do not know
-        from authsome.records import NAME_RE
+        from authsome.records import valid_name
 
-        if not NAME_RE.match(connection):
+        if not valid_name(connection):
             raise UsageError(f"bad connection name '{connection}'")
         request = proto.parse(read_request(sys.stdin.buffer))
         fields = handle(action, request, connection)
