@@ -88,8 +88,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(home):
     env["TERM"] = "xterm"
     code, out = run_in_pty([AUTHSOME, "list"], env)
     assert code == 0 and "\x1b[" in out  # a terminal: colour
-    code, out = run_in_pty([AUTHSOME, "list"], {**env, "NO_COLOR": ""})
-    assert code == 0 and "\x1b[" not in out  # NO_COLOR set (even empty): none
+    code, out = run_in_pty([AUTHSOME, "list"], {**env, "NO_COLOR": "1"})
+    assert code == 0 and "\x1b[" not in out  # NO_COLOR: none, even on a terminal
     code, out = run_in_pty([AUTHSOME, "list"], {**env, "TERM": "dumb"})
     assert code == 0 and "\x1b[" not in out
     piped = subprocess.run([AUTHSOME, "list"], capture_output=True, text=True, env=env)
