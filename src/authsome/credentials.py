@@ -242,6 +242,12 @@ class CredentialService:
                 return self._keep_old(record, str(exc))
             raise
         updated = self._apply_tokens(record, tokens)
+        # Compare before writing: if our lock was lost (a shared vault's session died) and
+        # another process stored a newer refresh, do not clobber its rotated token.
+        current = self._read(provider, connection)
+        if current is not None and current.get("refresh_token") != record.get("refresh_token"):
+            audit.record("refresh_race", provider=provider, connection=connection)
+            return current
         self.vault.put(CONNECTIONS, slot(provider, connection), updated)
         audit.record("refresh", provider=provider, connection=connection)
         return updated
