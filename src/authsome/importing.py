@@ -183,6 +183,11 @@ def _store(
         if not refresh:
             raise UsageError(f"the access token expired at {ago} (JWT exp) and no refresh token")
         note = f"access token expired at {ago}; the refresh token renews it on first use"
+    if refresh and service.client(provider.name) is None:
+        # A refresh token is only usable with the client it was issued to.
+        note = (note + "; " if note else "") + (
+            "no OAuth client is stored for it yet, so it cannot be refreshed until one is"
+        )
     tokens = TokenSet(access_token=access, refresh_token=refresh or None, expires_at=expires_at)
     service.store_token(provider.name, connection, tokens, params=params, event="import")
     return note
