@@ -40,9 +40,11 @@ MITMDUMP = Path("/work/mitm-venv/bin/mitmdump")
 CLIENT = r"""
 import http.client, json, os, ssl, statistics, sys, time
 from urllib.parse import urlsplit
-mode, host, port, seconds, cafile = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+mode, host, port, seconds, cafile = sys.argv[1:6]
+port, seconds = int(port), float(seconds)
 # "env": the bundle `authsome run` gave its child
-ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"] if cafile == "env" else cafile)
+cafile = os.environ["SSL_CERT_FILE"] if cafile == "env" else cafile
+ctx = ssl.create_default_context(cafile=cafile)
 
 def connection():
     if mode == "direct":

@@ -72,7 +72,9 @@ class ProxyThread:
 
     def __init__(self, make_server: Callable[[], object]) -> None:
         self._make_server = make_server
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted sockets (no 40 ms
+        # Nagle/delayed-ACK stalls per request).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(128)
         self.port: int = self._sock.getsockname()[1]
