@@ -183,7 +183,7 @@ class CredentialService:
             return Credential(fill_provider(definition, record.get("params")), record)
         if definition.auth_type == "api_key":
             if secret_of(record) and record.get("status", "connected") == "connected":
-                return Credential(definition, record)
+                return Credential(fill_provider(definition, record.get("params")), record)
             raise self._reauth(provider, connection, "has no usable API key")
         record = self._refresh(definition, record, min_ttl, force_refresh)
         audit.record("read", provider=provider, connection=connection)
@@ -304,7 +304,14 @@ class CredentialService:
             self.vault.put(CONNECTIONS, slot(provider, connection), record)
         audit.record(event, provider=provider, connection=connection)
 
-    def store_api_key(self, provider: str, connection: str, key: str, event: str = "store") -> None:
+    def store_api_key(
+        self,
+        provider: str,
+        connection: str,
+        key: str,
+        event: str = "store",
+        params: dict | None = None,
+    ) -> None:
         definition = self.registry.get(provider)
         if definition.auth_type != "api_key":
             raise UsageError(f"{provider} uses OAuth2: log in with `authsome login {provider}`")
@@ -312,7 +319,7 @@ class CredentialService:
         from authsome.apikeys import check_api_key
 
         key = check_api_key(definition, key)
-        record = new_record(provider, connection, "api_key", api_key=key)
+        record = new_record(provider, connection, "api_key", api_key=key, params=dict(params or {}))
         with self.vault.lock(CONNECTIONS, slot(provider, connection)):
             self.vault.put(CONNECTIONS, slot(provider, connection), record)
         audit.record(event, provider=provider, connection=connection)

@@ -140,12 +140,7 @@ def store_api_key(
     service, name: str, connection: str, key: str, params: dict, event: str = "import"
 ) -> None:
     """store_api_key, with template values when the provider has some (Mailchimp's dc)."""
-    import inspect
-
-    if params and "params" not in inspect.signature(service.store_api_key).parameters:
-        raise AuthsomeError("this build cannot keep template values for API keys yet")
-    extra = {"params": params} if params else {}
-    service.store_api_key(name, connection, key, event=event, **extra)
+    service.store_api_key(name, connection, key, event=event, params=params)
 
 
 def _lonely(provider: Provider, kind: str) -> str:

@@ -193,18 +193,6 @@ def test_proxy_injects_for_the_filled_host(home, server, port, run, tmp_path, mo
 # -- API-key providers with templates (Mailchimp's data center) --------------------------
 
 
-def _api_key_params_supported() -> bool:
-    import inspect
-
-    from authsome.credentials import CredentialService
-
-    return "params" in inspect.signature(CredentialService.store_api_key).parameters
-
-
-@pytest.mark.skipif(
-    not _api_key_params_supported(),
-    reason="needs CredentialService.store_api_key(..., params=...) in credentials.py",
-)
 def test_api_key_provider_keeps_its_template_values(home, run):
     res = run("authsome", "login", "mailchimp", "--api-key-stdin", input="k3y-us21")
     assert res.returncode == 2 and "--set dc=" in res.stderr

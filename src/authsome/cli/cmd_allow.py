@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -19,6 +20,8 @@ def register(sub) -> None:
             help=text,
             description=text[0].upper() + text[1:] + ". DIR defaults to the current one; "
             "the nearest project file from DIR upward is the one that governs it.",
+            epilog=f"examples:\n  authsome {name}\n  authsome {name} ~/src/app",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.add_argument("dir", nargs="?", default=".", metavar="DIR")
         p.set_defaults(func=run, action=name)

@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "logout",
         help="revoke a connection at the provider and forget it",
         description="Revoke the connection's tokens where the provider allows it, then forget it.",
+        epilog="examples:\n  authsome logout github --connection work\n"
+        "  authsome logout hubspot --no-revoke     forget it here, leave it valid",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", help="provider name")
     p.add_argument("--connection", default="default", help="connection name (default: default)")
