@@ -84,3 +84,59 @@ def cached(provider: str, connection: str = "default", min_ttl: float = 60) -> d
 
     audit.record("read", provider=provider, connection=connection)
     return credential_response(record, auth_type, env, api_key_cfg)
+
+
+def _fill(text: str, values: dict) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+def matchable_providers(home: str | None = None) -> list[dict]:
+    """Raw definitions to match hosts against, templates filled per stored connection.
+
+    A templated provider (GitHub Enterprise, Zendesk, ...) has no hosts of its own: it
+    appears once per connection, with that connection's values filled in and the
+    connection's name under "_connection". Entries still holding a placeholder go.
+    """
+    out = []
+    templated = []
+    for data in all_providers_raw(home):
+        if isinstance(data.get("templates"), dict) and data["templates"]:
+            templated.append(data)
+        else:
+            out.append(data)
+    if not templated:
+        return out
+    from authsome.vault.vault import Vault
+
+    vault = Vault(home)
+    slots = vault.names(CONNECTIONS)
+    for data in templated:
+        name = data["name"]
+        defaults = {
+            k: t.get("default")
+            for k, t in data["templates"].items()
+            if isinstance(t, dict) and t.get("default") is not None
+        }
+        for entry in slots:
+            provider, _, connection = entry.partition(":")
+            if provider != name:
+                continue
+            record = vault.get(CONNECTIONS, entry) or {}
+            values = {**defaults, **(record.get("params") or {})}
+            filled = dict(data, _connection=connection)
+            filled["api_url"] = [
+                u
+                for u in (_fill(u, values) for u in data.get("api_url") or () if isinstance(u, str))
+                if "{" not in u
+            ]
+            filled["git_hosts"] = [
+                {**g, "host": _fill(g["host"], values)}
+                for g in data.get("git_hosts") or ()
+                if isinstance(g, dict)
+                and isinstance(g.get("host"), str)
+                and "{" not in _fill(g["host"], values)
+            ]
+            out.append(filled)
+    return out

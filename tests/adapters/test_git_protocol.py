@@ -91,7 +91,12 @@ PROVIDERS = [
 
 def test_provider_for_host():
     gh = git.provider_for_host(PROVIDERS, "https", "github.com")
-    assert gh == {"provider": "github", "username": "x-access-token", "bearer": False}
+    assert gh == {
+        "provider": "github",
+        "username": "x-access-token",
+        "bearer": False,
+        "connection": None,
+    }
     assert git.provider_for_host(PROVIDERS, "https", "GitHub.com:443")["provider"] == "github"
     assert git.provider_for_host(PROVIDERS, "https", "localhost:8443")["bearer"] is True
     # never over cleartext to a remote host; loopback http is allowed for local work

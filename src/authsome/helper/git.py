@@ -97,11 +97,12 @@ def handle(action: str, request: dict, connection: str) -> proto.Fields:
     protocol, host = request.get("protocol"), request.get("host")
     if not protocol or not host:
         return []  # git always sends both; there is nothing to match on
-    from authsome.fastpath import all_providers_raw
+    from authsome.fastpath import matchable_providers
 
-    target = proto.provider_for_host(all_providers_raw(), protocol, host)
+    target = proto.provider_for_host(matchable_providers(), protocol, host)
     if target is not None:
         provider = target["provider"]
+        connection = target.get("connection") or connection
         if action == "get":
             answer = _provider_answer(provider, connection)
             if answer is not None:

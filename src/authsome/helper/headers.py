@@ -16,17 +16,21 @@ from authsome.protocol import bazel as proto
 PROG = "authsome-helper headers"
 
 
-def provider_for(host: str, path: str) -> str | None:
-    """The provider whose api_url covers host+path (exact beats regex, longer prefix wins)."""
-    from authsome.fastpath import all_providers_raw
+def provider_for(host: str, path: str) -> tuple[str, str | None] | None:
+    """(provider, connection or None) whose api_url covers host+path.
+
+    Exact beats regex and a longer prefix wins; a templated provider's hosts come from
+    its stored connections, which then also name the connection to use.
+    """
+    from authsome.fastpath import matchable_providers
     from authsome.providers.matching import match_url
 
     candidates = [
-        (p["name"], entry)
-        for p in all_providers_raw()
+        ((p["name"], p.get("_connection")), entry)
+        for p in matchable_providers()
         if isinstance(p.get("name"), str)
         for entry in p.get("api_url") or ()
-        if isinstance(entry, str) and "{" not in entry  # templated hosts need a connection
+        if isinstance(entry, str) and "{" not in entry
     ]
     return match_url(candidates, host, path)
 
@@ -53,7 +57,10 @@ def run(provider: str | None, connection: str, request: dict) -> int:
             raise UsageError(str(exc)) from None
         reply = proto.EMPTY
         if provider in (None, "get"):
-            provider = provider_for(host, path)
+            match = provider_for(host, path)
+            provider, connection = (
+                (match[0], match[1] or connection) if match is not None else (None, connection)
+            )
         if provider is not None and proto.may_send_token(scheme, host):
             answer = answer_for(provider, connection, request.get("min_ttl", 60))
             if answer is not None:

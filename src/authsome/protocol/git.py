@@ -119,6 +119,7 @@ def provider_for_host(providers: Iterable[dict], protocol: str, host: str) -> di
                         "provider": p.get("name"),
                         "username": entry.get("username") or "x-access-token",
                         "bearer": entry.get("bearer") is True,
+                        "connection": p.get("_connection"),
                     }
                 )
     return found[0] if len(found) == 1 else None
