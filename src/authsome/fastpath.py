@@ -92,15 +92,74 @@ def _fill(text: str, values: dict) -> str:
     return text
 
 
+def fill_raw(data: dict, params: dict | None) -> dict:
+    """The raw definition with its {placeholders} in api_url and git_hosts filled.
+
+    Entries that still hold a placeholder (no value, no default) are dropped.
+    """
+    templates = data.get("templates")
+    if not isinstance(templates, dict) or not templates:
+        return data
+    values = {
+        k: t.get("default")
+        for k, t in templates.items()
+        if isinstance(t, dict) and t.get("default") is not None
+    }
+    values.update(params or {})
+    filled = dict(data)
+    filled["api_url"] = [
+        u
+        for u in (_fill(u, values) for u in data.get("api_url") or () if isinstance(u, str))
+        if "{" not in u
+    ]
+    filled["git_hosts"] = [
+        {**g, "host": _fill(g["host"], values)}
+        for g in data.get("git_hosts") or ()
+        if isinstance(g, dict)
+        and isinstance(g.get("host"), str)
+        and "{" not in _fill(g["host"], values)
+    ]
+    return filled
+
+
+def secret_env_var(data: dict) -> str | None:
+    """The env var that carries a provider's usable secret (never the refresh token)."""
+    env = data.get("env") if isinstance(data.get("env"), dict) else {}
+    if data.get("auth_type") == "api_key":
+        api_key = data.get("api_key") if isinstance(data.get("api_key"), dict) else {}
+        return env.get("api_key") or api_key.get("env_var")
+    return env.get("access_token")
+
+
+def stored_connections(
+    home: str | None = None, providers: set[str] | None = None
+) -> list[tuple[str, str, dict]]:
+    """Stored (provider, connection, record) triples, decrypted, without the full service.
+
+    With `providers`, only those providers' records are decrypted.
+    """
+    from authsome.vault.vault import Vault
+
+    vault = Vault(home)
+    out = []
+    for entry in vault.names(CONNECTIONS):
+        provider, _, connection = entry.partition(":")
+        if providers is not None and provider not in providers:
+            continue
+        record = vault.get(CONNECTIONS, entry)
+        if record is not None:
+            out.append((provider, connection, record))
+    return out
+
+
 def matchable_providers(home: str | None = None) -> list[dict]:
     """Raw definitions to match hosts against, templates filled per stored connection.
 
     A templated provider (GitHub Enterprise, Zendesk, ...) has no hosts of its own: it
     appears once per connection, with that connection's values filled in and the
-    connection's name under "_connection". Entries still holding a placeholder go.
+    connection's name under "_connection".
     """
-    out = []
-    templated = []
+    out, templated = [], []
     for data in all_providers_raw(home):
         if isinstance(data.get("templates"), dict) and data["templates"]:
             templated.append(data)
@@ -108,35 +167,8 @@ def matchable_providers(home: str | None = None) -> list[dict]:
             out.append(data)
     if not templated:
         return out
-    from authsome.vault.vault import Vault
-
-    vault = Vault(home)
-    slots = vault.names(CONNECTIONS)
-    for data in templated:
-        name = data["name"]
-        defaults = {
-            k: t.get("default")
-            for k, t in data["templates"].items()
-            if isinstance(t, dict) and t.get("default") is not None
-        }
-        for entry in slots:
-            provider, _, connection = entry.partition(":")
-            if provider != name:
-                continue
-            record = vault.get(CONNECTIONS, entry) or {}
-            values = {**defaults, **(record.get("params") or {})}
-            filled = dict(data, _connection=connection)
-            filled["api_url"] = [
-                u
-                for u in (_fill(u, values) for u in data.get("api_url") or () if isinstance(u, str))
-                if "{" not in u
-            ]
-            filled["git_hosts"] = [
-                {**g, "host": _fill(g["host"], values)}
-                for g in data.get("git_hosts") or ()
-                if isinstance(g, dict)
-                and isinstance(g.get("host"), str)
-                and "{" not in _fill(g["host"], values)
-            ]
-            out.append(filled)
+    by_name = {d["name"]: d for d in templated}
+    for provider, connection, record in stored_connections(home, set(by_name)):
+        filled = fill_raw(by_name[provider], record.get("params"))
+        out.append(dict(filled, _connection=connection))
     return out

@@ -54,15 +54,52 @@ def parse_resolve(values: list[str]) -> dict[tuple[str, int], str]:
 
 
 def parse_picks(values: list[str]) -> dict[str, str]:
-    from authsome.credentials import check_connection_name
+    from authsome.records import valid_name
 
     picks: dict[str, str] = {}
     for value in values:
         provider, eq, connection = value.partition("=")
         if not eq or not provider or not connection:
             raise UsageError(f"--connection {value}: expected PROVIDER=CONNECTION")
-        picks[provider] = check_connection_name(connection)
+        if not valid_name(connection):
+            raise UsageError(f"--connection {value}: bad connection name '{connection}'")
+        picks[provider] = connection
     return picks
+
+
+def plan_routes(only: list[str] | None, picks: dict[str, str]):
+    """(routes, env vars to set to the placeholder, warnings) for the chosen connections.
+
+    Read from the raw definitions and the vault directly: the full credentials service
+    (attrs, cattrs, the OAuth code) loads on the proxy's thread at the first request.
+    """
+    from authsome.errors import UnknownProvider
+    from authsome.fastpath import fill_raw, provider_raw, secret_env_var, stored_connections
+    from authsome.proxy.routes import Route, select_connections
+    from authsome.records import status_of
+
+    definitions: dict[str, dict] = {}
+    for provider in [*(only or []), *picks]:
+        data = provider_raw(provider)
+        if data is None:  # exit 4 before anything starts
+            raise UnknownProvider(f"unknown provider '{provider}' (see `authsome list`)")
+        definitions[provider] = data
+    records = {(p, c): r for p, c, r in stored_connections()}
+    stored = [(p, c, status_of(r)) for (p, c), r in records.items()]
+    chosen, warnings = select_connections(stored, only, picks)
+    routes, managed = [], []
+    for provider, connection in chosen:
+        data = definitions.get(provider) or provider_raw(provider)
+        if data is None:
+            warnings.append(f"{provider}: no provider definition; not injected")
+            continue
+        data = fill_raw(data, records[(provider, connection)].get("params"))
+        urls = tuple(u for u in data.get("api_url") or () if isinstance(u, str))
+        routes.append(Route(provider, connection, urls))
+        var = secret_env_var(data)
+        if var:
+            managed.append(var)
+    return routes, managed, warnings
 
 
 def run(args) -> int:
@@ -80,25 +117,13 @@ def run(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from authsome import audit
-    from authsome.credentials import CredentialService
     from authsome.proxy import runner
-    from authsome.proxy.routes import Route, RouteTable, select_connections
+    from authsome.proxy.routes import RouteTable
     from authsome.proxy.tokens import ServiceHeaders
 
-    service = CredentialService()
-    for provider in [*(only or []), *picks]:
-        service.registry.get(provider)  # UnknownProvider (exit 4) before anything starts
-    stored = [(s.provider, s.connection, s.status) for s in service.list()]
-    chosen, warnings = select_connections(stored, only, picks)
+    routes, managed, warnings = plan_routes(only, picks)
     for warning in warnings:
         print(f"authsome run: {warning}", file=sys.stderr)
-    routes, managed = [], []
-    for provider, connection in chosen:
-        params = service.record(provider, connection).get("params")
-        definition = service.provider(provider, params)
-        routes.append(Route(provider, connection, tuple(definition.api_url)))
-        if definition.secret_env_var:
-            managed.append(definition.secret_env_var)
 
     # Audit lines are written off the event loop (a shared vault logs over the network),
     # in order, and all of them before we exit.
@@ -111,7 +136,7 @@ def run(args) -> int:
         return runner.run(
             command,
             RouteTable(routes),
-            ServiceHeaders(service),
+            ServiceHeaders(),
             managed_vars=managed,
             resolve=resolve,
             deny_unmatched=args.deny_unmatched,

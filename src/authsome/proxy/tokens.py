@@ -9,27 +9,25 @@ from __future__ import annotations
 
 import time
 
-import attrs
-
 MIN_TTL = 120  # a token handed to a request stays valid for at least this long
 RECHECK = 300  # a token without expiry (API key) is re-read this often (rotation)
 FORCED_GRACE = 5.0  # a forced refresh this recent also answers the next 401
 
 
-@attrs.define
 class _Entry:
-    name: str
-    value: str
-    fresh_until: float
-    fetched_at: float
-    forced: bool
+    # A plain class: `authsome run` imports this module before the proxy starts.
+    __slots__ = ("fetched_at", "forced", "fresh_until", "name", "value")
+
+    def __init__(self, name: str, value: str, fresh_until: float, fetched_at: float, forced: bool):
+        self.name, self.value = name, value
+        self.fresh_until, self.fetched_at, self.forced = fresh_until, fetched_at, forced
 
 
 class ServiceHeaders:
     """`await source(provider, connection, force_refresh) -> (header name, value)`."""
 
-    def __init__(self, service, min_ttl: int = MIN_TTL) -> None:
-        self._service = service
+    def __init__(self, service=None, min_ttl: int = MIN_TTL) -> None:
+        self._service = service  # None: a CredentialService, made on first use
         self._min_ttl = min_ttl
         self._cache: dict[tuple[str, str], _Entry] = {}
         # One service call at a time: refreshes are rare, and the service's vault
@@ -57,7 +55,7 @@ class ServiceHeaders:
                 if force_refresh and hit.forced and now - hit.fetched_at < FORCED_GRACE:
                     return hit.name, hit.value  # several 401s at once: one refresh
             cred = await asyncio.to_thread(
-                self._service.get,
+                self._get,
                 provider,
                 connection,
                 min_ttl=self._min_ttl,
@@ -68,3 +66,10 @@ class ServiceHeaders:
             ttl = RECHECK if left is None else min(RECHECK, max(0, left - self._min_ttl))
             self._cache[key] = _Entry(name, value, now + ttl, now, force_refresh)
             return name, value
+
+    def _get(self, provider: str, connection: str, **kwargs):
+        if self._service is None:
+            from authsome.credentials import CredentialService
+
+            self._service = CredentialService()
+        return self._service.get(provider, connection, **kwargs)
