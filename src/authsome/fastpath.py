@@ -18,11 +18,21 @@ from authsome.records import CONNECTIONS, slot, usable
 BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "providers", "bundled")
 
 
-def _read_json(path: str) -> dict | None:
+# A definition that mentions none of these cannot match a host it does not name.
+HOST_INDEPENDENT = ('"regex:', '"templates"', "host_url")
+
+
+def _read_json(path: str, mentions: str | None = None) -> dict | None:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError:
+        return None
+    if (
+        mentions is not None
+        and mentions not in text.lower()
+        and not any(marker in text for marker in HOST_INDEPENDENT)
+    ):
         return None
     try:
         data = read_definition_text(text)
@@ -43,8 +53,13 @@ def provider_raw(name: str, home: str | None = None) -> dict | None:
     return _read_json(os.path.join(BUNDLED_DIR, name + ".json"))
 
 
-def all_providers_raw(home: str | None = None) -> list[dict]:
-    """Every provider's raw definition (user files winning), skipping unreadable ones."""
+def all_providers_raw(home: str | None = None, mentions: str | None = None) -> list[dict]:
+    """Every provider's raw definition (user files winning), skipping unreadable ones.
+
+    With `mentions` (a lowercase host), only definitions that could match it are parsed:
+    those naming it, and those with regex or templated hosts. JSON parsing of the whole
+    catalog is most of an adapter's own cost on the hot path.
+    """
     names: dict[str, str] = {}
     for directory in (BUNDLED_DIR, paths.providers_dir(home)):
         try:
@@ -56,7 +71,7 @@ def all_providers_raw(home: str | None = None) -> list[dict]:
                 names[entry[:-5]] = os.path.join(directory, entry)
     out = []
     for name in sorted(names):
-        data = _read_json(names[name])
+        data = _read_json(names[name], mentions)
         if data is not None and data.get("name") == name:
             out.append(data)
     return out
@@ -152,7 +167,7 @@ def stored_connections(
     return out
 
 
-def matchable_providers(home: str | None = None) -> list[dict]:
+def matchable_providers(home: str | None = None, host: str | None = None) -> list[dict]:
     """Raw definitions to match hosts against, templates filled per stored connection.
 
     A templated provider (GitHub Enterprise, Zendesk, ...) has no hosts of its own: it
@@ -160,7 +175,8 @@ def matchable_providers(home: str | None = None) -> list[dict]:
     connection's name under "_connection".
     """
     out, templated = [], []
-    for data in all_providers_raw(home):
+    mentions = host.lower().rsplit(":", 1)[0].strip("[]") if host else None
+    for data in all_providers_raw(home, mentions):
         if isinstance(data.get("templates"), dict) and data["templates"]:
             templated.append(data)
         else:

@@ -22,7 +22,8 @@ MAX_INPUT = 1 << 20
 def _target(server_url: str) -> dict | None:
     from authsome.fastpath import all_providers_raw
 
-    return proto.provider_for_registry(all_providers_raw(), server_url)
+    host = proto.registry_host(server_url)
+    return proto.provider_for_registry(all_providers_raw(mentions=host or None), server_url)
 
 
 def _provider_secret(provider: str) -> str | None:

@@ -99,7 +99,7 @@ def handle(action: str, request: dict, connection: str) -> proto.Fields:
         return []  # git always sends both; there is nothing to match on
     from authsome.fastpath import matchable_providers
 
-    target = proto.provider_for_host(matchable_providers(), protocol, host)
+    target = proto.provider_for_host(matchable_providers(host=host), protocol, host)
     if target is not None:
         provider = target["provider"]
         connection = target.get("connection") or connection

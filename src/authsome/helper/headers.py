@@ -27,7 +27,7 @@ def provider_for(host: str, path: str) -> tuple[str, str | None] | None:
 
     candidates = [
         ((p["name"], p.get("_connection")), entry)
-        for p in matchable_providers()
+        for p in matchable_providers(host=host)
         if isinstance(p.get("name"), str)
         for entry in p.get("api_url") or ()
         if isinstance(entry, str) and "{" not in entry
