@@ -23,6 +23,25 @@ def _filename(name: str) -> str:
     return ("%2E" + encoded[1:] if encoded.startswith(".") else encoded) + SUFFIX
 
 
+def _unquote(encoded: str) -> str:
+    """The inverse of `_filename`'s percent-encoding (a stray '%' stays as it is)."""
+    if "%" not in encoded:
+        return encoded
+    out = bytearray()
+    i = 0
+    while i < len(encoded):
+        if encoded[i] == "%":
+            try:
+                out += bytes.fromhex(encoded[i + 1 : i + 3])
+                i += 3
+                continue
+            except ValueError:
+                pass
+        out += encoded[i].encode()
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
 def fsync_dir(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -82,14 +101,12 @@ class FileBackend:
         return True
 
     def names(self, kind: str) -> list[str]:
-        from urllib.parse import unquote
-
         try:
             entries = os.listdir(self._dir(kind))
         except FileNotFoundError:
             return []
         return sorted(
-            unquote(e[: -len(SUFFIX)])
+            _unquote(e[: -len(SUFFIX)])
             for e in entries
             if e.endswith(SUFFIX) and not e.startswith(".tmp-")
         )
