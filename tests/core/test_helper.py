@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ def _vault_digest(home):
             if f.endswith(".lock"):
                 continue
             p = os.path.join(root, f)
-            out[p] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+            out[p] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
     return out
 
 
@@ -34,7 +35,9 @@ def test_api_key_login_then_helper_get(home, run):
 
 
 def test_anthropic_key_goes_in_x_api_key_without_prefix(home, run):
-    assert run("authsome", "login", "anthropic", "--api-key-stdin", input="sk-ant-xyz").returncode == 0
+    assert (
+        run("authsome", "login", "anthropic", "--api-key-stdin", input="sk-ant-xyz").returncode == 0
+    )
     answer = json.loads(run("authsome-helper", "get", "anthropic").stdout)
     assert answer["headers"] == {"x-api-key": "sk-ant-xyz"}
 
@@ -46,8 +49,12 @@ def test_api_key_is_checked_against_the_pattern(home, run):
 
 
 def test_store_then_get_oauth_token_and_refresh_token_is_never_printed(home, run):
-    r = run("authsome-helper", "store", "hubspot",
-            input='{"access_token":"a-tok","refresh_token":"r-secret-tok","expires_in":3600}')
+    r = run(
+        "authsome-helper",
+        "store",
+        "hubspot",
+        input='{"access_token":"a-tok","refresh_token":"r-secret-tok","expires_in":3600}',
+    )
     assert r.returncode == 0 and json.loads(r.stdout) == {"protocol": 1, "ok": True}
     answer = json.loads(run("authsome-helper", "get", "hubspot").stdout)
     assert answer["access_token"] == "a-tok" and 3590 <= answer["expires_in"] <= 3600
@@ -70,8 +77,14 @@ def test_store_then_get_oauth_token_and_refresh_token_is_never_printed(home, run
 
 
 def test_store_with_expires_at_and_scopes_string(home, run):
-    r = run("authsome-helper", "store", "hubspot", "--connection", "work",
-            input='{"access_token":"t","expires_at":"2099-01-01T00:00:00Z","scopes":"a b"}')
+    r = run(
+        "authsome-helper",
+        "store",
+        "hubspot",
+        "--connection",
+        "work",
+        input='{"access_token":"t","expires_at":"2099-01-01T00:00:00Z","scopes":"a b"}',
+    )
     assert r.returncode == 0, r.stderr
     answer = json.loads(run("authsome-helper", "get", "hubspot", "--connection", "work").stdout)
     assert answer["expires_at"] == "2099-01-01T00:00:00Z" and answer["scopes"] == ["a", "b"]

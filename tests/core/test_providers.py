@@ -61,8 +61,17 @@ def test_saved_inspect_output_overrides_the_bundled_definition(home, run):
 def test_a_broken_user_file_is_reported_and_the_others_still_load(home, run):
     (home / "providers").mkdir(parents=True)
     broken = home / "providers" / "acme.json"
-    broken.write_text(json.dumps({"name": "acme", "display_name": "A", "auth_type": "oauth2",
-                                  "flow": "pkce", "oauth": {"token_url": 42}}))
+    broken.write_text(
+        json.dumps(
+            {
+                "name": "acme",
+                "display_name": "A",
+                "auth_type": "oauth2",
+                "flow": "pkce",
+                "oauth": {"token_url": 42},
+            }
+        )
+    )
     registry = load_registry(str(home))
     names = {p.name for p in registry.all()}
     assert "hubspot" in names and "acme" not in names
@@ -88,8 +97,14 @@ def test_a_broken_user_file_is_reported_and_the_others_still_load(home, run):
     ],
 )
 def test_schema_violations_name_the_field(home, data, field):
-    base = {"schema_version": 1, "name": "acme", "display_name": "Acme", "auth_type": "oauth2",
-            "flow": "pkce", "oauth": {"token_url": "https://acme.example.com/token"}}
+    base = {
+        "schema_version": 1,
+        "name": "acme",
+        "display_name": "Acme",
+        "auth_type": "oauth2",
+        "flow": "pkce",
+        "oauth": {"token_url": "https://acme.example.com/token"},
+    }
     for k, v in data.items():
         base[k] = v
     (home / "providers").mkdir(parents=True)
@@ -101,9 +116,17 @@ def test_schema_violations_name_the_field(home, data, field):
 
 def test_loopback_http_endpoints_are_allowed(home):
     (home / "providers").mkdir(parents=True)
-    (home / "providers" / "dev.json").write_text(json.dumps({
-        "name": "dev", "display_name": "Dev", "auth_type": "oauth2", "flow": "pkce",
-        "oauth": {"token_url": "http://127.0.0.1:9999/token"}}))
+    (home / "providers" / "dev.json").write_text(
+        json.dumps(
+            {
+                "name": "dev",
+                "display_name": "Dev",
+                "auth_type": "oauth2",
+                "flow": "pkce",
+                "oauth": {"token_url": "http://127.0.0.1:9999/token"},
+            }
+        )
+    )
     assert load_registry(str(home)).get("dev").oauth.token_url.startswith("http://127.0.0.1")
 
 
@@ -111,10 +134,17 @@ def test_original_authsome_file_format_loads(home):
     (home / "providers").mkdir(parents=True)
     (home / "providers" / "legacy.json").write_text(
         "// a provider written for the original authsome\n"
-        + json.dumps({"name": "legacy", "display_name": "Legacy", "auth_type": "api_key",
-                      "host_url": "api.legacy.example.com",
-                      "api_key": {"header_name": "X-Key", "header_prefix": None},
-                      "export": {"api_key": "LEGACY_KEY"}}))
+        + json.dumps(
+            {
+                "name": "legacy",
+                "display_name": "Legacy",
+                "auth_type": "api_key",
+                "host_url": "api.legacy.example.com",
+                "api_key": {"header_name": "X-Key", "header_prefix": None},
+                "export": {"api_key": "LEGACY_KEY"},
+            }
+        )
+    )
     p = load_registry(str(home)).get("legacy")
     assert p.api_url == ["api.legacy.example.com"] and p.env == {"api_key": "LEGACY_KEY"}
 
@@ -132,7 +162,12 @@ def test_unknown_provider(home):
         ([("a", "api.example.com")], "other.example.com", "/", None),
         ([("a", "api.example.com"), ("b", "api.example.com/v2")], "api.example.com", "/v2/x", "b"),
         ([("a", "api.example.com"), ("b", "api.example.com/v2")], "api.example.com", "/v20", "a"),
-        ([("a", "regex:.*\\.example\\.com"), ("b", "api.example.com")], "api.example.com", "/", "b"),
+        (
+            [("a", "regex:.*\\.example\\.com"), ("b", "api.example.com")],
+            "api.example.com",
+            "/",
+            "b",
+        ),
         ([("a", "regex:.*\\.example\\.com")], "x.example.com", "/", "a"),
         ([("a", "regex:.*\\.example\\.com")], "x.example.com.evil.net", "/", None),
         ([("a", "api.example.com"), ("b", "api.example.com")], "api.example.com", "/", None),

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,11 @@ TOKEN = "tok-" + "Zq9" * 10
 
 def _store(run, provider="hubspot", token=TOKEN, connection="default", env=None):
     r = run(
-        "authsome-helper", "store", provider, "--connection", connection,
+        "authsome-helper",
+        "store",
+        provider,
+        "--connection",
+        connection,
         input=f'{{"access_token": "{token}", "refresh_token": "rt-{token}", "expires_in": 3600}}',
         env=env,
     )
@@ -44,7 +49,7 @@ def test_tokens_are_in_no_file_under_the_home(home, run):
     secrets = [TOKEN.encode(), f"rt-{TOKEN}".encode()]
     for root, _, files in os.walk(home):
         for f in files:
-            data = open(os.path.join(root, f), "rb").read()
+            data = Path(root, f).read_bytes()
             for s in secrets:
                 assert s not in data and base64.b64encode(s) not in data, f
 
@@ -88,7 +93,9 @@ def test_master_key_wins_over_passphrase(home, monkeypatch):
 def test_key_file_fallback_when_no_keyring_works(home, run, monkeypatch):
     monkeypatch.delenv("AUTHSOME_MASTER_KEY")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    r = run("authsome-helper", "store", "hubspot", input='{"access_token": "abc", "expires_in": 3600}')
+    r = run(
+        "authsome-helper", "store", "hubspot", input='{"access_token": "abc", "expires_in": 3600}'
+    )
     assert r.returncode == 0, r.stderr
     assert "warning" in r.stderr and "master.key" in r.stderr
     key_file = home / "master.key"

@@ -26,18 +26,10 @@ import attrs
 
 from authsome.errors import UsageError
 from authsome.providers.model import Provider
+from authsome.providers.validate import ENDPOINTS, LOOPBACK
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:/\[\]-]+$")
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
-ENDPOINTS = (
-    "authorization_url",
-    "token_url",
-    "revocation_url",
-    "device_authorization_url",
-    "registration_url",
-    "metadata_url",
-)
 
 
 def missing_params(provider: Provider, params: dict[str, str]) -> list[str]:
