@@ -182,7 +182,19 @@ def test_split_authority_only_value_error(authority):
         host, port = http11.split_authority(authority, 443)
     except ValueError:
         return
-    assert host and 0 < port < 65536
+    assert 0 < port < 65536 and host == host.lower()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="proxy/http11.py split_authority checks `not host` before rstrip('.'), so "
+    "CONNECT to '.' or '[.]:443' yields the empty host '' (which getaddrinfo treats as "
+    "this machine) instead of ValueError -> 400",
+)
+@pytest.mark.parametrize("authority", [".", "..:443", "[.]:443"])
+def test_split_authority_refuses_empty_hosts(authority):
+    with pytest.raises(ValueError):
+        http11.split_authority(authority, 443)
 
 
 @given(
