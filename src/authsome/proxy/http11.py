@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hmac
 from collections.abc import Iterable
 
 import h11
 
-READ_SIZE = 65536
+from .limits import HIGH_WATER, MAX_HEAD, READ_SIZE
+
 Headers = list[tuple[bytes, bytes]]
+NETWORK_ERRORS = (ConnectionError, OSError, asyncio.IncompleteReadError, h11.ProtocolError)
 
 # RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy's own. Content-Length and
 # Transfer-Encoding stay: h11 frames the forwarded message from them.
@@ -35,38 +38,99 @@ class HeaderRefused(ValueError):
     """An injected header value that would break framing (CR, LF or NUL)."""
 
 
+class ClientGone(Exception):
+    """The child closed its side mid-exchange (or the exchange had to be cut)."""
+
+
 class Peer:
-    """One side of a conversation: an h11 state machine bound to a stream pair."""
+    """One side of a conversation: an h11 state machine bound to a stream pair.
+
+    Output is queued and written in one piece when the caller is about to wait (one TLS
+    record and one syscall per exchange instead of one per event); we wait for the
+    socket to drain only past HIGH_WATER, which bounds memory while streaming.
+    """
+
+    __slots__ = ("_out", "conn", "reader", "writer")
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: type
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        role: type,
+        max_head: int = MAX_HEAD,
     ) -> None:
         self.reader = reader
         self.writer = writer
-        self.conn = h11.Connection(role)
+        self.conn = h11.Connection(role, max_incomplete_event_size=max_head)
+        self._out: list[bytes] = []
 
-    async def next_event(self) -> h11.Event:
-        while True:
+    async def _receive(self) -> None:
+        try:
+            data = await self.reader.read(READ_SIZE)
+        except (ConnectionError, OSError):
+            data = b""
+        self.conn.receive_data(data)
+
+    async def next_event(self, timeout: float | None = None) -> h11.Event:
+        """The next event; TimeoutError after `timeout` seconds without a byte."""
+        event = self.conn.next_event()
+        while event is h11.NEED_DATA:
+            if timeout is None:
+                await self._receive()
+            else:
+                async with asyncio.timeout(timeout):
+                    await self._receive()
             event = self.conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event  # type: ignore[return-value]
-            try:
-                data = await self.reader.read(READ_SIZE)
-            except (ConnectionError, OSError):
-                data = b""
-            self.conn.receive_data(data)
+        return event  # type: ignore[return-value]
 
-    async def send(self, event: h11.Event) -> None:
+    async def next_head(self, idle: float, header: float) -> h11.Event:
+        """The next message head: its first byte within `idle` seconds, the rest within
+        `header` seconds of that. TimeoutError otherwise (idle keep-alive, slowloris)."""
+        event = self.conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event  # type: ignore[return-value]
+        loop = asyncio.get_running_loop()
+        started = False
+        async with asyncio.timeout(idle) as deadline:
+            while True:
+                await self._receive()
+                event = self.conn.next_event()
+                if event is not h11.NEED_DATA:
+                    return event  # type: ignore[return-value]
+                if not started:
+                    started = True
+                    deadline.reschedule(loop.time() + header)
+
+    def queue(self, event: h11.Event) -> None:
         data = self.conn.send(event)
         if data:
-            self.writer.write(data)
+            self._out.append(data)
+
+    def pending(self) -> int:
+        return sum(map(len, self._out))
+
+    async def flush(self) -> None:
+        """Write what is queued; wait only if the socket's buffer is past HIGH_WATER."""
+        transport = self.writer.transport
+        if transport.is_closing():
+            self._out.clear()
+            raise ConnectionResetError("connection closed")
+        if self._out:
+            self.writer.write(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+            self._out.clear()
+        if transport.get_write_buffer_size() > HIGH_WATER:
             await self.writer.drain()
 
+    async def send(self, event: h11.Event) -> None:
+        self.queue(event)
+        await self.flush()
+
     def send_nowait(self, event: h11.Event) -> None:
-        """Queue without waiting for the socket buffer (small messages only)."""
-        data = self.conn.send(event)
-        if data:
-            self.writer.write(data)
+        """Write now without waiting for the socket buffer (small messages only)."""
+        self.queue(event)
+        if not self.writer.transport.is_closing():
+            self.writer.write(b"".join(self._out))
+        self._out.clear()
 
     def reusable(self) -> bool:
         """Start the next request/response cycle if both sides finished cleanly."""
@@ -76,8 +140,55 @@ class Peer:
         return False
 
     def close(self) -> None:
+        """Close after flushing (and, over TLS, a close_notify)."""
         if not self.writer.is_closing():
             self.writer.close()
+
+    def abort(self) -> None:
+        """Drop the connection now: its fd is released at once, the peer sees it closed."""
+        self.writer.transport.abort()
+
+
+async def answer(peer: Peer, status: int, text: str, extra: Headers = ()) -> None:
+    """A short text/plain response from the proxy itself."""
+    resp, body = simple_response(status, text, list(extra))
+    peer.queue(resp)
+    if body:
+        peer.queue(h11.Data(data=body))
+    peer.queue(h11.EndOfMessage())
+    await peer.flush()
+
+
+async def answer_error(peer: Peer, status: int, text: str) -> None:
+    """An error answer if the response has not started, then close the connection."""
+    if peer.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+        with contextlib.suppress(*NETWORK_ERRORS):
+            await answer(peer, status, text, [(b"connection", b"close")])
+    peer.close()
+
+
+async def drain_body(peer: Peer, timeout: float | None = None) -> None:
+    """Read and drop the rest of the request body (ClientGone if it never ends)."""
+    while peer.conn.their_state is h11.SEND_BODY:
+        event = await peer.next_event(timeout)
+        if isinstance(event, h11.ConnectionClosed):
+            raise ClientGone()
+
+
+def take_buffered_body(peer: Peer) -> tuple[list[h11.Data], bool]:
+    """The request body events already received, without waiting; and whether that is
+    all of it (always so for a request without a body)."""
+    chunks: list[h11.Data] = []
+    while True:
+        event = peer.conn.next_event()
+        if isinstance(event, h11.Data):
+            chunks.append(event)
+        elif isinstance(event, h11.EndOfMessage):
+            return chunks, True
+        elif event is h11.NEED_DATA:
+            return chunks, False
+        else:
+            raise ClientGone()
 
 
 def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
@@ -92,13 +203,35 @@ def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
 
 
-def set_header(headers: Headers, name: str, value: str) -> Headers:
-    """Replace every `name` field (any case) with exactly one `name: value`."""
+def end_to_end(headers: Iterable[tuple[bytes, bytes]], drop: bytes = b"") -> Headers:
+    """`strip_hop_by_hop` for h11's parsed headers (names already lowercase), in one
+    pass unless a `Connection` field names more; also drops the field `drop`."""
+    out: Headers = []
+    named = None
+    for name, value in headers:
+        if name in HOP_BY_HOP or name == drop:
+            if name == b"connection":
+                named = {t.strip().lower() for t in value.split(b",")}
+            continue
+        out.append((name, value))
+    if named:
+        out = [(n, v) for n, v in out if n not in named]
+    return out
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """A header to inject, refused if it could break the message's framing."""
     if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
         raise HeaderRefused(f"refusing to send a {name} header containing a control character")
-    key = name.lower().encode("latin-1")
+    return name.encode("latin-1"), value.encode("latin-1")
+
+
+def set_header(headers: Headers, name: str, value: str) -> Headers:
+    """Replace every `name` field (any case) with exactly one `name: value`."""
+    raw_name, raw_value = encode_header(name, value)
+    key = raw_name.lower()
     out = [(n, v) for n, v in headers if n.lower() != key]
-    out.append((name.encode("latin-1"), value.encode("latin-1")))
+    out.append((raw_name, raw_value))
     return out
 
 

@@ -6,6 +6,9 @@ helpers); this module only keeps the selected connections and their `api_url` en
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import attrs
 
 from authsome.errors import NotFound, UsageError
@@ -31,10 +34,27 @@ class RouteTable:
             (0, e if e.startswith(REGEX_PREFIX) else split_entry(e)[0]) for _, e in self._candidates
         ]
         self._names = constraint_names([e for _, e in self._candidates])
+        # Hosts some entry narrows by path: for them the route depends on the path.
+        self._path_hosts = {
+            _without_default_port(h)
+            for e in api_urls(routes)
+            if not e.startswith(REGEX_PREFIX)
+            for h, prefix in [split_entry(e)]
+            if prefix
+        }
 
     def match(self, host: str, path: str = "/") -> tuple[str, str] | None:
         """The (provider, connection) whose entry covers host+path; None if none or a tie."""
         return match_url(self._candidates, host, path)  # type: ignore[return-value]
+
+    def matcher(self, host: str) -> Callable[[str], tuple[str, str] | None]:
+        """`match` for one host (an intercepted connection's): path -> route. Looked up
+        once when no entry for this host has a path prefix, as is usual."""
+        bare = _without_default_port(host)
+        if bare in self._path_hosts or bare.rsplit(":", 1)[0] in self._path_hosts:
+            return partial(self.match, host)
+        route = self.match(host, "/")
+        return lambda _path: route
 
     def names(self) -> list[str]:
         """What the run's CA is constrained to: every host (or regex domain) we may intercept."""
@@ -50,6 +70,18 @@ class RouteTable:
         if not name_permitted(self._names, host):
             return False  # outside what the CA can vouch for: a blind tunnel, never a bad cert
         return any(match_url([c], host, "/") is not None for c in self._hosts)
+
+
+def api_urls(routes: list[Route]) -> list[str]:
+    return [e for r in routes for e in r.api_url]
+
+
+def _without_default_port(host: str) -> str:
+    host = host.lower().rstrip(".")
+    for suffix in (":443", ":80"):
+        if host.endswith(suffix):
+            return host[: -len(suffix)]
+    return host
 
 
 def select_connections(

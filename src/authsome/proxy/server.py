@@ -10,48 +10,41 @@ git retry on it). Then:
 - CONNECT to any other host: a blind TCP tunnel (403 with `--deny-unmatched`);
 - a plain `http://` request: forwarded as is, never with a token.
 
-Bodies stream in both directions, event by event: nothing is buffered whole except
-the (small) body of a GET/HEAD that may be retried once after a 401.
+Forwarding one exchange lives in forward.py; the limits (head size, header and idle
+timeouts, upstream timeouts) in limits.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import h11
 
-from authsome.errors import AuthsomeError
-
 from .ca import CertAuthority
+from .forward import AuditSink, Forwarder, HeaderSource
 from .http11 import (
-    HeaderRefused,
-    Headers,
+    NETWORK_ERRORS,
+    ClientGone,
     Peer,
+    answer,
+    answer_error,
     authority,
+    drain_body,
     proxy_authorized,
-    set_header,
-    simple_response,
     split_authority,
-    strip_hop_by_hop,
 )
+from .limits import Limits
 from .routes import RouteTable
 from .upstream import Origin, Pool, UpstreamError, open_stream
 
-# (provider, connection, force_refresh) -> (header name, header value)
-HeaderSource = Callable[[str, str, bool], Awaitable[tuple[str, str]]]
-AuditSink = Callable[..., None]
-
-RETRY_BODY_LIMIT = 1 << 20  # a GET/HEAD body we keep for the retry after a 401
 PROXY_AUTH_CHALLENGE = (b"proxy-authenticate", b'Basic realm="authsome"')
-NETWORK_ERRORS = (ConnectionError, OSError, asyncio.IncompleteReadError, h11.ProtocolError)
-
-
-class ClientGone(Exception):
-    """The child closed its side mid-exchange."""
+TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+SHUTDOWN_GRACE = 2.0  # seconds open connections get to finish when the run ends
 
 
 def _warn(message: str) -> None:
@@ -69,17 +62,17 @@ class ProxyServer:
         deny_unmatched: bool = False,
         audit: AuditSink | None = None,
         warn: Callable[[str], None] = _warn,
+        limits: Limits | None = None,
     ) -> None:
         self.routes = routes
-        self.get_header = get_header
         self.ca = ca
         self.pool = pool
         self.credential = credential  # the full expected Proxy-Authorization value
         self.deny_unmatched = deny_unmatched
-        self.audit = audit
-        self.warn = warn
+        self.limits = limits or Limits()
+        self.forwarder = Forwarder(pool, get_header, self.limits, audit, warn)
         self._server: asyncio.base_events.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, sock=None) -> int:
         """Listen on host:port, or on an already bound `sock`; returns the port."""
@@ -90,27 +83,34 @@ class ProxyServer:
         return self._server.sockets[0].getsockname()[1]
 
     async def aclose(self) -> None:
+        """Stop listening, end every open connection, and wait for their tasks."""
         if self._server is not None:
             self._server.close()
-        for w in list(self._writers):
-            w.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
         self.pool.close()
 
     # -- the plain-HTTP side facing the child ---------------------------------------
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        peer = Peer(reader, writer, h11.SERVER)
+        task = asyncio.current_task()
+        self._tasks.add(task)  # type: ignore[arg-type]
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = Peer(reader, writer, h11.SERVER, self.limits.max_head)
         try:
             while True:
-                event = await peer.next_event()
-                if not isinstance(event, h11.Request):
+                event = await self._next_request(peer)
+                if event is None:
                     return
                 if not proxy_authorized(event.headers, self.credential):
-                    await self._drain_body(peer)
-                    await self._answer(
-                        peer, 407, "proxy credential required", [PROXY_AUTH_CHALLENGE]
-                    )
+                    await drain_body(peer, self.limits.body_timeout)
+                    await answer(peer, 407, "proxy credential required", [PROXY_AUTH_CHALLENGE])
                 elif event.method == b"CONNECT":
                     if await self._connect(peer, event):
                         return  # the connection became a tunnel and is finished
@@ -118,49 +118,68 @@ class ProxyServer:
                     await self._plain_http(peer, event)
                 if not peer.reusable():
                     return
-        except h11.RemoteProtocolError as exc:
-            await self._answer_error(peer, exc.error_status_hint, "bad request")
-        except (*NETWORK_ERRORS, ClientGone):
+        except h11.RemoteProtocolError as exc:  # a malformed body from the child
+            await answer_error(peer, exc.error_status_hint, "bad request")
+        except (*NETWORK_ERRORS, ClientGone, TimeoutError):
             pass
+        except asyncio.CancelledError:
+            pass  # the run is ending (aclose)
         finally:
             peer.close()
-            self._writers.discard(writer)
+            self._tasks.discard(task)  # type: ignore[arg-type]
+
+    async def _next_request(self, peer: Peer) -> h11.Request | None:
+        """The next request head within the idle and header timeouts, else None (after
+        a 408, 431 or 400 where one is due)."""
+        limits = self.limits
+        try:
+            event = await peer.next_head(limits.idle_timeout, limits.header_timeout)
+        except TimeoutError:
+            if peer.conn.their_state is h11.IDLE and peer.conn.trailing_data[0]:
+                with contextlib.suppress(*NETWORK_ERRORS):
+                    peer.writer.write(TIMED_OUT)  # a head started and never finished
+            return None
+        except h11.RemoteProtocolError as exc:
+            await answer_error(peer, exc.error_status_hint, "bad request")
+            return None
+        if not isinstance(event, h11.Request):
+            return None
+        if len(event.headers) > limits.max_header_fields:
+            await answer_error(peer, 431, "too many header fields")
+            return None
+        return event
 
     async def _connect(self, peer: Peer, req: h11.Request) -> bool:
         """Handle CONNECT; True when the connection was handed over (tunnel or TLS)."""
+        await drain_body(peer, self.limits.body_timeout)
         try:
             host, port = split_authority(req.target.decode("ascii"), 443)
         except (ValueError, UnicodeDecodeError):
-            await self._drain_body(peer)
-            await self._answer(peer, 400, "bad CONNECT target")
+            await answer(peer, 400, "bad CONNECT target")
             return False
-        await self._drain_body(peer)
         if self.routes.intercepts(authority(host, port)):
             await peer.send(h11.Response(status_code=200, headers=[]))
             await self._intercept(peer, host, port)
             return True
         if self.deny_unmatched:
-            await self._answer(peer, 403, f"authsome: {host} is not an API host of a connection")
+            await answer(peer, 403, f"authsome: {host} is not an API host of a connection")
             return False
         try:
-            up_reader, up_writer = await self._open_tunnel(host, port)
+            up_reader, up_writer = await open_stream(
+                host, port, self.pool.resolver, None, self.pool.connect_timeout
+            )
         except UpstreamError as exc:
-            await self._answer(peer, 502, str(exc))
+            await answer(peer, 502, str(exc))
             return False
         await peer.send(h11.Response(status_code=200, headers=[]))
         await _splice(peer, up_reader, up_writer)
         return True
 
-    async def _open_tunnel(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await open_stream(host, port, self.pool.resolver, None)
-
     async def _plain_http(self, peer: Peer, req: h11.Request) -> None:
         url = urlsplit(req.target.decode("ascii", "replace"))
         if url.scheme != "http" or not url.hostname:
-            await self._drain_body(peer)
-            await self._answer(peer, 400, "authsome: expected an absolute http:// URL or CONNECT")
+            await drain_body(peer, self.limits.body_timeout)
+            await answer(peer, 400, "authsome: expected an absolute http:// URL or CONNECT")
             return
         port = url.port or 80
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
@@ -168,7 +187,8 @@ class ProxyServer:
         if not any(n == b"host" for n, _ in headers):
             headers.append((b"host", url.netloc.encode()))
         forward = h11.Request(method=req.method, target=target.encode(), headers=headers)
-        await self._forward(peer, forward, ("http", url.hostname.lower(), port), route=None)
+        origin = ("http", url.hostname.lower(), port)
+        await self.forwarder.forward(peer, forward, origin, route=None)
 
     # -- the intercepted side ---------------------------------------------------------
 
@@ -178,238 +198,23 @@ class ProxyServer:
             return  # a client that sent TLS before our 200: we cannot splice it in
         try:
             ctx = self.ca.context_for(host)  # a few ms once per host, then cached
-            await peer.writer.start_tls(ctx)
+            await peer.writer.start_tls(ctx, ssl_handshake_timeout=self.limits.header_timeout)
         except (TimeoutError, *NETWORK_ERRORS):
             return  # the child refused our certificate or went away
-        inner = Peer(peer.reader, peer.writer, h11.SERVER)
+        inner = Peer(peer.reader, peer.writer, h11.SERVER, self.limits.max_head)
         origin: Origin = ("https", host, port)
-        hostport = authority(host, port)
+        route_for = self.routes.matcher(authority(host, port))  # one lookup per connection
         try:
             while True:
-                event = await inner.next_event()
-                if not isinstance(event, h11.Request):
+                event = await self._next_request(inner)
+                if event is None:
                     return
                 path = event.target.decode("ascii", "replace")
-                route = self.routes.match(hostport, path)
-                await self._forward(inner, event, origin, route)
+                await self.forwarder.forward(inner, event, origin, route_for(path))
                 if not inner.reusable():
                     return
         except h11.RemoteProtocolError as exc:
-            await self._answer_error(inner, exc.error_status_hint, "bad request")
-        finally:
-            inner.close()
-
-    # -- forwarding one exchange ----------------------------------------------------
-
-    async def _forward(
-        self, peer: Peer, req: h11.Request, origin: Origin, route: tuple[str, str] | None
-    ) -> None:
-        headers = strip_hop_by_hop(req.headers)
-        if peer.conn.they_are_waiting_for_100_continue:
-            peer.send_nowait(h11.InformationalResponse(status_code=100, headers=[]))
-        header = None
-        if route is not None:
-            try:
-                header = await self.get_header(route[0], route[1], False)
-                headers = set_header(headers, *header)
-            except (AuthsomeError, HeaderRefused) as exc:
-                await self._drain_body(peer)
-                self.warn(f"{route[0]}/{route[1]}: {exc}")
-                await self._answer(peer, 502, f"authsome: {route[0]}: {exc}")
-                return
-        retryable = route is not None and req.method in (b"GET", b"HEAD")
-        body: list[bytes] | None = await self._read_body(peer) if retryable else None
-        if body is None:
-            retryable = False
-        status, retried = 0, False
-        while True:
-            up, reused = await self._acquire(peer, origin)
-            if up is None:
-                return
-            out = h11.Request(method=req.method, target=req.target, headers=headers)
-            try:
-                resp, pump = await self._exchange(peer, up, out, body)
-            except UpstreamError:
-                up.close()
-                if reused and body is not None:
-                    continue  # a stale keep-alive connection: try once more on a fresh one
-                await self._answer_error(peer, 502, f"authsome: {origin[1]} closed the connection")
-                return
-            status = resp.status_code
-            if status == 401 and retryable and not retried and route is not None:
-                fresh = await self._refreshed(route)
-                if fresh is not None:
-                    retried, header = True, fresh
-                    headers = set_header(headers, *fresh)
-                    await self._discard(up, origin)
-                    continue
-            break
-        try:
-            await self._relay(peer, up, resp)
-        finally:
-            if pump is not None and not pump.done():
-                # The upstream answered without reading the whole body: neither side of
-                # this exchange can be reused.
-                pump.cancel()
-                up.close()
-                peer.close()
-            if route is not None:
-                self._audit(route, req, origin, status)
-        if pump is not None and pump.done() and not pump.cancelled() and pump.exception():
-            up.close()
-            raise ClientGone()
-        self.pool.release(origin, up)
-
-    def _audit(self, route: tuple[str, str], req: h11.Request, origin: Origin, status: int) -> None:
-        if self.audit is None:
-            return
-        try:
-            self.audit(
-                "proxy_request",
-                provider=route[0],
-                connection=route[1],
-                method=req.method.decode("ascii", "replace"),
-                host=origin[1],
-                path=req.target.decode("ascii", "replace").split("?", 1)[0],
-                status=status,
-            )
-        except Exception as exc:  # an audit failure must be seen, not kill the request
-            self.warn(f"audit log: {exc}")
-
-    async def _acquire(self, peer: Peer, origin: Origin) -> tuple[Peer | None, bool]:
-        try:
-            return await self.pool.acquire(origin)
-        except UpstreamError as exc:
-            await self._drain_body(peer)
-            await self._answer_error(peer, 502, f"authsome: {exc}")
-            return None, False
-
-    async def _exchange(
-        self, peer: Peer, up: Peer, req: h11.Request, body: list[bytes] | None
-    ) -> tuple[h11.Response, asyncio.Task | None]:
-        """Send the request (body from `body`, else streamed from the child, concurrently)
-        and read the upstream's response head, skipping 1xx. UpstreamError if it fails."""
-        pump: asyncio.Task | None = None
-        try:
-            await up.send(req)
-            if body is not None:
-                for chunk in body:
-                    await up.send(h11.Data(data=chunk))
-                await up.send(h11.EndOfMessage())
-            elif up.conn.our_state is h11.SEND_BODY:
-                # Full duplex: a server may answer (413, 401) before the body is done.
-                pump = asyncio.create_task(self._pump_body(peer, up))
-            else:
-                await self._drain_body(peer)
-            while True:
-                event = await up.next_event()
-                if isinstance(event, h11.Response):
-                    if pump is not None:
-                        # Give a finishing upload a chance to complete before relaying.
-                        await asyncio.wait([pump], timeout=0)
-                    return event, pump
-                if not isinstance(event, h11.InformationalResponse):
-                    raise UpstreamError("no response")
-        except (*NETWORK_ERRORS, ClientGone) as exc:
-            if pump is not None:
-                pump.cancel()
-            if isinstance(exc, ClientGone):
-                raise
-            raise UpstreamError(str(exc))
-
-    async def _pump_body(self, peer: Peer, up: Peer) -> None:
-        while True:
-            event = await peer.next_event()
-            if isinstance(event, h11.Data):
-                await up.send(h11.Data(data=event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                await up.send(h11.EndOfMessage())
-                return
-            else:
-                raise ClientGone()
-
-    async def _relay(self, peer: Peer, up: Peer, resp: h11.Response) -> None:
-        """Stream the response to the child, each upstream chunk as soon as it arrives."""
-        headers = strip_hop_by_hop(resp.headers)
-        await peer.send(
-            h11.Response(status_code=resp.status_code, headers=headers, reason=resp.reason)
-        )
-        while True:
-            try:
-                event = await up.next_event()
-            except NETWORK_ERRORS:
-                event = None
-            if isinstance(event, h11.Data):
-                await peer.send(h11.Data(data=event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                await peer.send(h11.EndOfMessage())
-                return
-            else:  # upstream died mid-body: the child must see a truncated message
-                up.close()
-                raise ClientGone()
-
-    async def _refreshed(self, route: tuple[str, str]) -> tuple[str, str] | None:
-        try:
-            return await self.get_header(route[0], route[1], True)
-        except AuthsomeError as exc:
-            self.warn(f"{route[0]}/{route[1]}: refresh after 401 failed: {exc}")
-            return None
-
-    async def _discard(self, up: Peer, origin: Origin) -> None:
-        """Read and drop a response body so the connection can be reused (or close it)."""
-        size = 0
-        try:
-            while True:
-                event = await up.next_event()
-                if isinstance(event, h11.Data):
-                    size += len(event.data)
-                    if size > RETRY_BODY_LIMIT:
-                        break
-                elif isinstance(event, h11.EndOfMessage):
-                    self.pool.release(origin, up)
-                    return
-                else:
-                    break
-        except NETWORK_ERRORS:
-            pass
-        up.close()
-
-    # -- small helpers --------------------------------------------------------------
-
-    async def _read_body(self, peer: Peer) -> list[bytes] | None:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = await peer.next_event()
-            if isinstance(event, h11.Data):
-                chunks.append(event.data)
-                size += len(event.data)
-                if size > RETRY_BODY_LIMIT:
-                    raise ClientGone()  # a GET with a megabyte body: not worth serving
-            elif isinstance(event, h11.EndOfMessage):
-                return chunks
-            else:
-                raise ClientGone()
-
-    async def _drain_body(self, peer: Peer) -> None:
-        while peer.conn.their_state is h11.SEND_BODY:
-            event = await peer.next_event()
-            if isinstance(event, h11.ConnectionClosed):
-                raise ClientGone()
-
-    async def _answer(self, peer: Peer, status: int, text: str, extra: Headers = ()) -> None:
-        resp, body = simple_response(status, text, list(extra))
-        await peer.send(resp)
-        if body:
-            await peer.send(h11.Data(data=body))
-        await peer.send(h11.EndOfMessage())
-
-    async def _answer_error(self, peer: Peer, status: int, text: str) -> None:
-        """An error answer if the response has not started, else cut the connection."""
-        if peer.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            with contextlib.suppress(*NETWORK_ERRORS):
-                await self._answer(peer, status, text, [(b"connection", b"close")])
-        peer.close()
+            await answer_error(inner, exc.error_status_hint, "bad request")
 
 
 async def _splice(peer: Peer, up_reader: asyncio.StreamReader, up_writer) -> None:

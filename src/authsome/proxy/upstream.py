@@ -12,8 +12,8 @@ from collections.abc import Callable
 import h11
 
 from .http11 import Peer
+from .limits import UPSTREAM_CONNECT_TIMEOUT
 
-CONNECT_TIMEOUT = 15.0
 IDLE_LIMIT = 8  # idle connections kept per origin
 IDLE_SECONDS = 50.0  # below the usual 60 s server keep-alive timeout
 
@@ -22,6 +22,10 @@ Origin = tuple[str, str, int]  # (scheme, host, port)
 
 class UpstreamError(Exception):
     """The real server could not be reached (DNS, refused, TLS verification, timeout)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The real server did not connect or answer in time (504, not 502)."""
 
 
 class Resolver:
@@ -39,6 +43,7 @@ async def open_stream(
     port: int,
     resolver: Resolver,
     tls: ssl.SSLContext | None,
+    timeout: float = UPSTREAM_CONNECT_TIMEOUT,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """TCP (and TLS verified against `host`, whatever address it resolved to)."""
     addr = resolver.address(host, port)
@@ -51,11 +56,13 @@ async def open_stream(
                 server_hostname=host if tls else None,
                 limit=2**20,
             ),
-            CONNECT_TIMEOUT,
+            timeout,
         )
     except ssl.SSLCertVerificationError as exc:
         raise UpstreamError(f"{host}:{port}: TLS verification failed: {exc.verify_message}")
-    except (TimeoutError, OSError, ssl.SSLError) as exc:
+    except TimeoutError:
+        raise UpstreamTimeout(f"{host}:{port}: no connection within {timeout:g} s")
+    except (OSError, ssl.SSLError) as exc:
         reason = str(exc) or type(exc).__name__
         raise UpstreamError(f"{host}:{port}: cannot connect: {reason}")
 
@@ -63,8 +70,14 @@ async def open_stream(
 class Pool:
     """Keep-alive upstream connections, one list of idle peers per origin."""
 
-    def __init__(self, resolver: Resolver, tls: Callable[[], ssl.SSLContext]) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        tls: Callable[[], ssl.SSLContext],
+        connect_timeout: float = UPSTREAM_CONNECT_TIMEOUT,
+    ) -> None:
         self.resolver = resolver
+        self.connect_timeout = connect_timeout
         self._tls_factory = tls
         self._tls: ssl.SSLContext | None = None
         self._idle: dict[Origin, list[tuple[float, Peer]]] = {}
@@ -84,16 +97,16 @@ class Pool:
             since, peer = idle.pop()
             if now - since < IDLE_SECONDS and not peer.reader.at_eof():
                 return peer, True
-            peer.close()
+            peer.abort()
         scheme, host, port = origin
         tls = self.tls() if scheme == "https" else None
-        reader, writer = await open_stream(host, port, self.resolver, tls)
+        reader, writer = await open_stream(host, port, self.resolver, tls, self.connect_timeout)
         return Peer(reader, writer, h11.CLIENT), False
 
     def release(self, origin: Origin, peer: Peer) -> None:
         """Back to the pool if the exchange finished cleanly, else closed."""
         if peer.writer.is_closing() or not peer.reusable():
-            peer.close()
+            peer.abort()
             return
         idle = self._idle.setdefault(origin, [])
         if len(idle) >= IDLE_LIMIT:
