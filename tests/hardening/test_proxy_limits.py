@@ -1,8 +1,9 @@
 """The proxy's limits, against the real ProxyServer on loopback (in process), and
 fuzzing of its pure pieces: Proxy-Authorization, CONNECT authorities, header rules.
 
-What exists: h11's 16 KiB cap on a request head (431). What is missing is pinned by
-strict xfail tests: no header (slowloris) timeout, no idle keep-alive timeout.
+Limits (authsome.proxy.limits): a cap on the request head (431/414), a header timeout
+(slowloris), an idle keep-alive timeout and an upstream read timeout (504). The timeout
+tests run the real server with short Limits so they take seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from authsome.proxy import http11
 from authsome.proxy.ca import CertAuthority
+from authsome.proxy.limits import Limits
 from authsome.proxy.routes import Route, RouteTable
 from authsome.proxy.server import ProxyServer
 from authsome.proxy.upstream import Pool, Resolver
@@ -33,7 +35,10 @@ async def _header(provider: str, connection: str, force: bool) -> tuple[str, str
     return "Authorization", "Bearer limits-token"
 
 
-async def _with_proxy(probe):
+SHORT = Limits(header_timeout=2.0, idle_timeout=2.0, body_timeout=2.0, upstream_read_timeout=2.0)
+
+
+async def _with_proxy(probe, limits: Limits | None = None):
     routes = RouteTable([Route("p", "default", ("api.limits.test",))])
     server = ProxyServer(
         routes,
@@ -41,6 +46,7 @@ async def _with_proxy(probe):
         CertAuthority(routes.names()),
         Pool(Resolver(), ssl.create_default_context),
         CRED,
+        limits=limits,
     )
     port = await server.start()
     try:
@@ -131,7 +137,7 @@ def test_slowloris_head_is_cut_off():
             _closed_within(port, b"CONNECT api.limits.test:443 HTTP/1.1\r\n", PATIENCE),
         )
 
-    plain, connect = asyncio.run(_with_proxy(probe))
+    plain, connect = asyncio.run(_with_proxy(probe, SHORT))
     assert plain is not None and connect is not None, (plain, connect)
 
 
@@ -147,7 +153,37 @@ def test_idle_keepalive_client_is_closed():
         req = b"GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\n\r\n"
         return await _closed_within(port, req, PATIENCE)
 
-    assert asyncio.run(_with_proxy(probe)) is not None
+    assert asyncio.run(_with_proxy(probe, SHORT)) is not None
+
+
+def test_stalled_upstream_gets_504():
+    """An upstream that accepts and never answers: 504 once upstream_read_timeout passes."""
+
+    async def probe(port):
+        async def mute(reader, writer):
+            await asyncio.sleep(30)
+            writer.close()
+
+        up = await asyncio.start_server(mute, "127.0.0.1", 0)
+        up_port = up.sockets[0].getsockname()[1]
+        host = f"127.0.0.1:{up_port}".encode()
+        req = b"GET http://" + host + b"/ HTTP/1.1\r\nHost: " + host + b"\r\n" + AUTH_LINE + b"\r\n"
+        try:
+            start = time.monotonic()
+            answer = await _exchange(port, req, timeout=PATIENCE)
+            return answer, time.monotonic() - start
+        finally:
+            up.close()
+
+    answer, took = asyncio.run(_with_proxy(probe, SHORT))
+    assert answer.startswith(b"HTTP/1.1 504") and took < PATIENCE, (answer[:60], took)
+
+
+def test_default_limits_are_set():
+    """The shipped values: generous for real clients (LLM streams, slow uploads), finite."""
+    d = Limits()
+    assert 0 < d.header_timeout <= 60 and 0 < d.idle_timeout <= 600
+    assert 0 < d.upstream_read_timeout <= 3600 and d.max_head <= 1 << 20
 
 
 # -- the pure pieces, fuzzed -------------------------------------------------------------
@@ -185,12 +221,6 @@ def test_split_authority_only_value_error(authority):
     assert 0 < port < 65536 and host == host.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy/http11.py split_authority checks `not host` before rstrip('.'), so "
-    "CONNECT to '.' or '[.]:443' yields the empty host '' (which getaddrinfo treats as "
-    "this machine) instead of ValueError -> 400",
-)
 @pytest.mark.parametrize("authority", [".", "..:443", "[.]:443"])
 def test_split_authority_refuses_empty_hosts(authority):
     with pytest.raises(ValueError):

@@ -44,8 +44,15 @@ async def receive(conn: h11.Connection, reader: asyncio.StreamReader):
 
 
 class Harness:
-    def __init__(self, pki: dict[str, Path], handler: Handler, limits: Limits | None = None):
+    def __init__(
+        self,
+        pki: dict[str, Path],
+        handler: Handler,
+        limits: Limits | None = None,
+        stall_handshake: bool = False,
+    ):
         self.pki = pki
+        self.stall_handshake = stall_handshake  # accept TCP, never answer the TLS hello
         self.handler = handler
         self.limits = limits
         self.opened = 0
@@ -58,7 +65,10 @@ class Harness:
         loop.set_exception_handler(lambda _loop, context: self.errors.append(context))
         server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_ctx.load_cert_chain(self.pki["cert"], self.pki["key"])
-        self.upstream = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=server_ctx)
+        if self.stall_handshake:
+            self.upstream = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        else:
+            self.upstream = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=server_ctx)
         self.upstream_port = self.upstream.sockets[0].getsockname()[1]
         routes = RouteTable([Route("testapi", "default", (API_HOST,))])
 
@@ -104,6 +114,16 @@ class Harness:
         finally:
             self.closed += 1
             self.closed_event.set()
+            writer.transport.abort()
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.opened += 1
+        try:
+            while await reader.read(65536):
+                pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
             writer.transport.abort()
 
     async def raw(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

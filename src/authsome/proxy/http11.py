@@ -9,6 +9,7 @@ import base64
 import contextlib
 import hmac
 from collections.abc import Iterable
+from http import HTTPStatus
 
 import h11
 
@@ -270,9 +271,10 @@ def split_authority(authority: str, default_port: int) -> tuple[str, int]:
         port = int(p)
     else:
         host, port = authority, default_port
-    if not host or not 0 < port < 65536:
+    host = host.lower().rstrip(".")
+    if not host or not 0 < port < 65536:  # '' would mean this machine to getaddrinfo
         raise ValueError(authority)
-    return host.lower().rstrip("."), port
+    return host, port
 
 
 def authority(host: str, port: int) -> str:
@@ -287,4 +289,8 @@ def simple_response(status: int, text: str, extra: Headers = ()) -> tuple[h11.Re
         (b"content-length", str(len(body)).encode()),
         *extra,
     ]
-    return h11.Response(status_code=status, headers=headers), body
+    try:
+        reason = HTTPStatus(status).phrase.encode()
+    except ValueError:
+        reason = b""
+    return h11.Response(status_code=status, headers=headers, reason=reason), body

@@ -40,7 +40,7 @@ from .http11 import (
 )
 from .limits import Limits
 from .routes import RouteTable
-from .upstream import Origin, Pool, UpstreamError, open_stream
+from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout, open_stream
 
 PROXY_AUTH_CHALLENGE = (b"proxy-authenticate", b'Basic realm="authsome"')
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
@@ -70,6 +70,7 @@ class ProxyServer:
         self.credential = credential  # the full expected Proxy-Authorization value
         self.deny_unmatched = deny_unmatched
         self.limits = limits or Limits()
+        pool.connect_timeout = self.limits.upstream_connect_timeout
         self.forwarder = Forwarder(pool, get_header, self.limits, audit, warn)
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -144,8 +145,16 @@ class ProxyServer:
             return None
         if not isinstance(event, h11.Request):
             return None
-        if len(event.headers) > limits.max_header_fields:
+        # h11 bounds only a head that arrives in pieces; one read can hold a whole one.
+        fields = event.headers
+        if len(event.target) > limits.max_head:
+            await answer_error(peer, 414, "request target too long")
+            return None
+        if len(fields) > limits.max_header_fields:
             await answer_error(peer, 431, "too many header fields")
+            return None
+        if sum(len(n) + len(v) for n, v in fields) + len(event.target) > limits.max_head:
+            await answer_error(peer, 431, "request head too large")
             return None
         return event
 
@@ -169,7 +178,7 @@ class ProxyServer:
                 host, port, self.pool.resolver, None, self.pool.connect_timeout
             )
         except UpstreamError as exc:
-            await answer(peer, 502, str(exc))
+            await answer(peer, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc))
             return False
         await peer.send(h11.Response(status_code=200, headers=[]))
         await _splice(peer, up_reader, up_writer)
