@@ -434,6 +434,8 @@ class Soak:
                 await w.drain()
                 await asyncio.sleep(1.0)
             w.transport.abort()
+        except ConnectionError:
+            self.faults["slowloris_cut_by_proxy"] += 1  # the header timeout did its job
         except Exception as exc:
             self.failures.append(f"slowloris: {type(exc).__name__}: {exc}")
 

@@ -124,12 +124,6 @@ def test_missing_or_wrong_proxy_credential_gets_407_and_connection_stays():
     assert first.startswith(b"HTTP/1.1 407") and second.startswith(b"HTTP/1.1 407")
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy/server.py has no header timeout: a client that sends a partial request "
-    "head (slowloris), before or inside CONNECT, holds its connection and fd forever",
-)
 def test_slowloris_head_is_cut_off():
     async def probe(port):
         return await asyncio.gather(
@@ -141,12 +135,6 @@ def test_slowloris_head_is_cut_off():
     assert plain is not None and connect is not None, (plain, connect)
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy/server.py has no idle timeout: a keep-alive client connection (here after "
-    "a 407, which keeps it open) that goes quiet is held open forever",
-)
 def test_idle_keepalive_client_is_closed():
     async def probe(port):
         # answered 407 on a connection that stays open (SPEC §6.1), then silence
