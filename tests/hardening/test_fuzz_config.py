@@ -140,11 +140,6 @@ def test_project_file_only_project_error(content):
         assert e.provider and e.connection
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shell/project.py: tomllib recurses on nested arrays/tables; a 64 KiB project file "
-    "of '[[[[' raises RecursionError (not ProjectError): parse() must also catch RecursionError",
-)
 @pytest.mark.parametrize("content", [b"a = " + b"[" * 50_000, b"[env]\nA = " + b"{x=" * 20_000])
 def test_project_file_deep_nesting(content):
     tally("shell.project.parse")

@@ -15,9 +15,9 @@ from authsome.errors import VaultUnavailable
 from authsome.vault import backends
 from authsome.vault.postgres import SCHEMA_VERSION, lock_key
 from authsome.vault.vault import Vault
-from conftest import run_tool
 from postgres.conftest import free_port, new_key
 from postgres.machines import Machine
+from support.cli import run_tool
 
 OPENAI_KEY = "sk-" + "Zq7" * 12
 HOLD_LOCK = (

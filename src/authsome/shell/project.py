@@ -143,6 +143,8 @@ def parse(content: bytes) -> list[Entry]:
         raise ProjectError("the file is not UTF-8")
     except tomllib.TOMLDecodeError as exc:
         raise ProjectError(f"not valid TOML ({exc})")
+    except RecursionError:  # tomllib recurses on deeply nested arrays and tables
+        raise ProjectError("the file nests too deeply")
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ProjectError("[env] must be a table")
