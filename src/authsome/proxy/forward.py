@@ -25,6 +25,8 @@ from .http11 import (
     drain_body,
     encode_header,
     end_to_end,
+    forwarded_request,
+    forwarded_response,
     take_buffered_body,
 )
 from .limits import HIGH_WATER, Limits
@@ -86,10 +88,8 @@ class Forwarder:
                 up, reused = await self._acquire(peer, origin)
                 if up is None:
                     return
-                out = h11.Request(
-                    method=req.method,
-                    target=req.target,
-                    headers=[*headers, inject] if inject else headers,
+                out = forwarded_request(
+                    req.method, req.target, [*headers, inject] if inject else headers
                 )
                 try:
                     resp, pump = await self._exchange(peer, up, out, body, complete)
@@ -221,7 +221,7 @@ class Forwarder:
         """Stream the response to the child, each upstream chunk as soon as it arrives
         (we write whenever we would otherwise wait: server-sent events stay live)."""
         headers = end_to_end(resp.headers)
-        peer.queue(h11.Response(status_code=resp.status_code, headers=headers, reason=resp.reason))
+        peer.queue(forwarded_response(resp, headers))
         conn, timeout = up.conn, self.limits.upstream_read_timeout
         while True:
             event = conn.next_event()
