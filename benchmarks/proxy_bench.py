@@ -4,7 +4,8 @@ Starts a local HTTPS upstream (test CA, keep-alive HTTP/1.1) and measures, in on
 keep-alive requests/s and p50/p99 latency for one client going direct and through the
 proxy (which injects the token), new intercepted connections per second, the wall time
 of `authsome run -- true` against `true`, and, when /work/mitm-venv has mitmdump, the
-same keep-alive workload through mitmdump with a header-injecting addon.
+same keep-alive workload through mitmdump with a header-injecting addon. A bare asyncio
+TLS relay (no HTTP parsing, no token) gives the ceiling any asyncio proxy can reach here.
 
     /work/venv/bin/python benchmarks/proxy_bench.py [--seconds S]
 
@@ -84,6 +85,38 @@ def new_connections():
 print(json.dumps({"keepalive": keepalive(), "new_conn_per_s": new_connections()}))
 """
 
+# The ceiling for any asyncio design: the child's TLS terminated with the run's CA and
+# bytes relayed to the upstream's TLS, with no HTTP parsing and no token at all.
+FLOOR_RELAY = r"""
+import asyncio, ssl, sys
+from authsome.proxy.ca import CertAuthority
+host, upstream_port, upstream_ca, ca_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ca = CertAuthority([host])
+upstream_tls = ssl.create_default_context(cafile=upstream_ca)
+
+async def client(r, w):
+    await r.readuntil(b"\r\n\r\n")
+    w.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    await w.start_tls(ca.context_for(host))
+    ur, uw = await asyncio.open_connection(
+        "127.0.0.1", upstream_port, ssl=upstream_tls, server_hostname=host)
+
+    async def pipe(a, b):
+        while data := await a.read(262144):
+            b.write(data)
+        b.close()
+
+    await asyncio.gather(pipe(r, uw), pipe(ur, w), return_exceptions=True)
+
+async def main():
+    server = await asyncio.start_server(client, "127.0.0.1", 0)
+    open(ca_out, "wb").write(ca.cert_pem)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
 MITM_ADDON = """
 def request(flow):
     flow.request.headers["Authorization"] = "Bearer bench-token"
@@ -159,6 +192,19 @@ def _mitm(upstream_port: int, pki: dict, seconds: float, work: Path) -> dict | N
         proc.wait(10)
 
 
+def _floor(upstream_port: int, pki: dict, seconds: float, work: Path) -> dict:
+    ca = work / "floor-ca.pem"
+    cmd = [sys.executable, "-c", FLOOR_RELAY, HOST, str(upstream_port), str(pki["ca"]), str(ca)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        env = dict(os.environ, BENCH_PROXY=f"http://127.0.0.1:{port}")
+        return _client("proxy", HOST, upstream_port, seconds, str(ca), env=env)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -205,6 +251,7 @@ def main() -> None:
             run = [str(BIN / "authsome"), "run", "--resolve", f"{HOST}:{port}:127.0.0.1", "--"]
             wrapped = [*run, "sh", "-c", 'BENCH_PROXY="$HTTPS_PROXY" exec "$0" "$@"']
             proxied = _client("proxy", HOST, port, args.seconds, "env", env=env, prefix=wrapped)
+            floor = _floor(port, pki, args.seconds, work)
             mitm = _mitm(port, pki, args.seconds, work)
             true = shutil.which("true") or "/bin/true"
             t_true = _wall([true], args.runs, env)
@@ -214,7 +261,7 @@ def main() -> None:
 
     d, p = direct["keepalive"], proxied["keepalive"]
     print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'new conn/s':>12}")
-    rows = [("direct", direct), ("authsome run proxy", proxied)]
+    rows = [("direct", direct), ("authsome run proxy", proxied), ("bare asyncio TLS relay", floor)]
     if mitm:
         rows.append(("mitmdump + addon", mitm))
     for name, r in rows:
@@ -226,6 +273,8 @@ def main() -> None:
     added = p["p50_ms"] - d["p50_ms"]
     print(f"proxy/direct throughput   {ratio:6.0%}   (target >= 60%)")
     print(f"added p50 latency         {added:6.3f} ms (target < 1 ms)")
+    ceiling = floor["keepalive"]["rps"] / d["rps"]
+    print(f"bare TLS relay/direct     {ceiling:6.0%}   (no HTTP parsing: the ceiling here)")
     if mitm:
         x = p["rps"] / mitm["keepalive"]["rps"]
         print(f"proxy/mitmdump throughput {x:6.1f}x   (target >= 3x)")
