@@ -197,3 +197,45 @@ def test_upstream_silent_mid_body_cuts_the_response(pki):
     # the head and the first bytes were relayed: the child sees a truncated message
     assert (status, body, end) == (200, b"12345", "cut")
     assert took < SHORT + 3
+
+
+async def trickle(conn, reader, writer, req) -> None:
+    """Server-sent events, one every 0.6 x SHORT: longer in all than SHORT."""
+    while not isinstance(await receive(conn, reader), h11.EndOfMessage):
+        pass
+    writer.write(conn.send(h11.Response(status_code=200, headers=[])))
+    for i in range(5):
+        await asyncio.sleep(SHORT * 0.6)
+        writer.write(conn.send(h11.Data(data=f"data: {i}\n\n".encode())))
+    writer.write(conn.send(h11.EndOfMessage()))
+
+
+async def body_sink(conn, reader, writer, req) -> None:
+    while not isinstance(await receive(conn, reader), h11.EndOfMessage):
+        pass
+
+
+def test_timeouts_count_silence_not_total_time(pki):
+    status, body, end, took = _run(pki, trickle, _one_request(), upstream_read_timeout=SHORT)
+    assert status == 200 and end == h11.EndOfMessage()
+    assert body == b"".join(f"data: {i}\n\n".encode() for i in range(5))
+    assert took > SHORT * 2  # never cut, though the whole stream outlasted the timeout
+
+
+def test_stalled_upload_is_cut_and_the_upstream_closed(pki):
+    async def probe(h):
+        reader, writer = await h.client()
+        writer.write(
+            f"POST /up HTTP/1.1\r\nHost: {API_HOST}\r\nContent-Length: 1000\r\n\r\n".encode()
+            + b"x" * 100
+        )
+        start = time.monotonic()
+        await asyncio.wait_for(h.closed_event.wait(), 10)  # the upstream saw it end
+        upstream_closed = time.monotonic() - start
+        rest, _ = await _closed_after(reader, start)
+        writer.close()
+        return upstream_closed, rest
+
+    upstream_closed, rest = _run(pki, body_sink, probe, body_timeout=SHORT)
+    assert SHORT * 0.8 < upstream_closed < SHORT + 3
+    assert rest == b""  # nothing was answered: the client is cut off

@@ -61,7 +61,18 @@ class Peer:
     socket to drain only past HIGH_WATER, which bounds memory while streaming.
     """
 
-    __slots__ = ("_out", "conn", "reader", "writer")
+    __slots__ = (
+        "_deadline",
+        "_expired",
+        "_loop",
+        "_out",
+        "_timer",
+        "_timer_at",
+        "_waiter",
+        "conn",
+        "reader",
+        "writer",
+    )
 
     def __init__(
         self,
@@ -74,6 +85,15 @@ class Peer:
         self.writer = writer
         self.conn = h11.Connection(role, max_incomplete_event_size=max_head)
         self._out: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+        # Read deadlines: one lazy timer per connection, moved on only when it fires,
+        # instead of a timer armed and cancelled around every read (a tenth of the
+        # proxy's time per request with asyncio.timeout).
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._waiter: asyncio.Task | None = None
+        self._expired = False
 
     async def _receive(self) -> None:
         try:
@@ -82,6 +102,37 @@ class Peer:
             data = b""
         self.conn.receive_data(data)
 
+    async def _receive_by(self, deadline: float) -> None:
+        """`_receive`, or TimeoutError once the loop's clock passes `deadline`."""
+        self._deadline = deadline
+        if self._timer is None or self._timer_at > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._expire)
+            self._timer_at = deadline
+        task = self._waiter = asyncio.current_task()
+        try:
+            await self._receive()
+        except asyncio.CancelledError:
+            if self._expired and task is not None:
+                self._expired = False
+                task.uncancel()
+                raise TimeoutError from None
+            raise
+        finally:
+            self._waiter = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self._waiter is None:
+            return  # not reading now: the next read arms its own deadline
+        if self._loop.time() < self._deadline:  # moved on since: wait for the new one
+            self._timer = self._loop.call_at(self._deadline, self._expire)
+            self._timer_at = self._deadline
+            return
+        self._expired = True
+        self._waiter.cancel()
+
     async def next_event(self, timeout: float | None = None) -> h11.Event:
         """The next event; TimeoutError after `timeout` seconds without a byte."""
         event = self.conn.next_event()
@@ -89,8 +140,7 @@ class Peer:
             if timeout is None:
                 await self._receive()
             else:
-                async with asyncio.timeout(timeout):
-                    await self._receive()
+                await self._receive_by(self._loop.time() + timeout)
             event = self.conn.next_event()
         return event  # type: ignore[return-value]
 
@@ -100,17 +150,16 @@ class Peer:
         event = self.conn.next_event()
         if event is not h11.NEED_DATA:
             return event  # type: ignore[return-value]
-        loop = asyncio.get_running_loop()
+        deadline = self._loop.time() + idle
         started = False
-        async with asyncio.timeout(idle) as deadline:
-            while True:
-                await self._receive()
-                event = self.conn.next_event()
-                if event is not h11.NEED_DATA:
-                    return event  # type: ignore[return-value]
-                if not started:
-                    started = True
-                    deadline.reschedule(loop.time() + header)
+        while True:
+            await self._receive_by(deadline)
+            event = self.conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]
+            if not started:
+                started = True
+                deadline = min(deadline, self._loop.time() + header)
 
     def queue(self, event: h11.Event) -> None:
         data = self.conn.send(event)
@@ -152,12 +201,19 @@ class Peer:
 
     def close(self) -> None:
         """Close after flushing (and, over TLS, a close_notify)."""
+        self._stop_timer()
         if not self.writer.is_closing():
             self.writer.close()
 
     def abort(self) -> None:
         """Drop the connection now: its fd is released at once, the peer sees it closed."""
+        self._stop_timer()
         self.writer.transport.abort()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def answer(peer: Peer, status: int, text: str, extra: Headers = ()) -> None:
