@@ -94,10 +94,15 @@ def check_vault(home: str) -> tuple[list[Check], list]:
         summaries = service.list()
     except AuthsomeError as exc:
         return [Check("vault", FAIL, str(exc), "check the key source (see above)")], []
-    source = (
-        service.vault.source.name if service.vault.backend.read("meta", "header") else "none yet"
-    )
-    out = [Check("vault", OK, f"opens ({len(summaries)} connections; key from {source})")]
+    if service.vault.backend.read("meta", "header") is None:
+        return [Check("vault", OK, "no vault yet (made at the first login or store)")], []
+    out = [
+        Check(
+            "vault",
+            OK,
+            f"opens with the key from {service.vault.source.name} ({len(summaries)} connections)",
+        )
+    ]
     for s in summaries:
         level = OK if s.status == "connected" else WARN
         from authsome.cli.output import relative

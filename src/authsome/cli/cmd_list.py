@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from authsome.cli import output
 from authsome.errors import VaultUnavailable
@@ -65,6 +66,9 @@ def run(args) -> int:
     items = collect(args.connected)
     if args.json:
         output.print_json(items)
+        return 0
+    if not items:
+        print("no connections yet: log in with `authsome login NAME`", file=sys.stderr)
         return 0
     rows = []
     for item in items:
