@@ -175,3 +175,15 @@ def test_vault_unavailable_when_header_is_corrupt(home, run):
     (home / "vault" / "meta" / "header.rec").write_text("{not json")
     with pytest.raises(VaultUnavailable):
         Vault(str(home)).get("connections", "hubspot:default")
+
+
+def test_stale_temp_files_from_killed_writers_are_swept(home, run):
+    _store(run)
+    d = home / "vault" / "connections"
+    stale, fresh = d / ".tmp-stale", d / ".tmp-fresh"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    _store(run, connection="other")
+    assert not stale.exists() and fresh.exists()

@@ -71,6 +71,25 @@ def atomic_write(path: str, data: bytes) -> None:
     fsync_dir(directory)
 
 
+STALE_TEMP_SECONDS = 600
+
+
+def _sweep_temp_files(directory: str) -> None:
+    """Remove temp files left by writers killed mid-write (never read, only clutter).
+
+    Old ones only: a younger one may belong to a write in progress in another process.
+    """
+    import time
+
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        for entry in os.scandir(directory):
+            if entry.name.startswith(".tmp-") and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+    except OSError:
+        pass
+
+
 class FileBackend:
     def __init__(self, root: str):
         self.root = root
@@ -91,6 +110,7 @@ class FileBackend:
     def write(self, kind: str, name: str, blob: bytes) -> None:
         paths.ensure_dir(self._dir(kind))
         atomic_write(self._path(kind, name), blob)
+        _sweep_temp_files(self._dir(kind))
 
     def delete(self, kind: str, name: str) -> bool:
         try:
