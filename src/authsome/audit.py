@@ -14,6 +14,7 @@ import time
 
 from authsome import paths
 
+MAX_BYTES = 8 * 1024 * 1024
 SECRET_FIELDS = {"access_token", "refresh_token", "api_key", "client_secret", "code", "password"}
 
 
@@ -28,6 +29,9 @@ def record(event: str, **fields) -> None:
         fd = paths.open_private(paths.audit_log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, line)
+            if os.fstat(fd).st_size > MAX_BYTES:
+                # Reads are logged on every git operation: keep one previous file, not all.
+                os.replace(paths.audit_log_path(), paths.audit_log_path() + ".1")
         finally:
             os.close(fd)
     except OSError:

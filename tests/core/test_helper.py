@@ -205,3 +205,15 @@ def test_doctor_names_problems_and_exits_nonzero(home, run):
     r = run("authsome", "doctor")
     assert r.returncode == 1
     assert "chmod 700" in r.stdout and "bad.json" in r.stdout
+
+
+def test_audit_log_rotates_past_its_size_limit(home, run, monkeypatch):
+    from authsome import audit
+
+    run("authsome-helper", "store", "hubspot", input='{"access_token":"t"}')
+    monkeypatch.setattr(audit, "MAX_BYTES", 200)
+    for _ in range(5):
+        audit.record("read", provider="hubspot", connection="default")
+    assert (home / "audit.log.1").exists()
+    assert (home / "audit.log").stat().st_size <= 400
+    assert oct((home / "audit.log.1").stat().st_mode & 0o777) == "0o600"
