@@ -59,11 +59,13 @@ def tail(n: int = 20, home: str | None = None) -> list[dict]:
     shared = shared_backend(home)
     if shared is not None:
         return shared.tail(n)
-    try:
-        with open(paths.audit_log_path(home), encoding="utf-8") as f:
-            lines = f.readlines()
-    except FileNotFoundError:
-        return []
+    lines: list[str] = []
+    for path in (paths.audit_log_path(home) + ".1", paths.audit_log_path(home)):
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines.extend(f.readlines())
+        except FileNotFoundError:
+            continue
     out = []
     for line in lines[-n:] if n > 0 else lines:
         try:
