@@ -18,17 +18,26 @@ MAX_BYTES = 8 * 1024 * 1024
 SECRET_FIELDS = {"access_token", "refresh_token", "api_key", "client_secret", "code", "password"}
 
 
-def record(event: str, **fields) -> None:
+def _entry(event: str, fields: dict) -> dict:
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": event}
     entry.update({k: v for k, v in fields.items() if k not in SECRET_FIELDS and v is not None})
-    if _to_shared(entry):
+    return entry
+
+
+def record(event: str, **fields) -> None:
+    _write([_entry(event, fields)])
+
+
+def _write(entries: list[dict]) -> None:
+    entries = [e for e in entries if not _to_shared(e)]
+    if not entries:
         return
-    line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+    data = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
     try:
         paths.ensure_home()
         fd = paths.open_private(paths.audit_log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
-            os.write(fd, line)
+            os.write(fd, data)
             if os.fstat(fd).st_size > MAX_BYTES:
                 # Reads are logged on every git operation: keep one previous file, not all.
                 os.replace(paths.audit_log_path(), paths.audit_log_path() + ".1")
@@ -36,6 +45,44 @@ def record(event: str, **fields) -> None:
             os.close(fd)
     except OSError:
         pass
+
+
+class Batcher:
+    """Audit events from a busy loop (the proxy), written in batches on one thread.
+
+    Calling it only appends to a list; a background thread writes what piled up every
+    `interval` seconds in one write, and `close` writes the rest before returning.
+    """
+
+    def __init__(self, interval: float = 0.2):
+        import threading
+
+        self._interval = interval
+        self._pending: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="authsome-audit", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: str, **fields) -> None:
+        entry = _entry(event, fields)
+        with self._lock:
+            self._pending.append(entry)
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            _write(batch)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._flush()
 
 
 def _to_shared(entry: dict) -> bool:

@@ -114,8 +114,6 @@ def run(args) -> int:
     picks = parse_picks(args.connection)
     resolve = parse_resolve(args.resolve)
 
-    from concurrent.futures import ThreadPoolExecutor
-
     from authsome import audit
     from authsome.proxy import runner
     from authsome.proxy.routes import RouteTable
@@ -126,11 +124,8 @@ def run(args) -> int:
         print(f"authsome run: {warning}", file=sys.stderr)
 
     # Audit lines are written off the event loop (a shared vault logs over the network),
-    # in order, and all of them before we exit.
-    auditor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authsome-audit")
-
-    def record(event: str, **fields) -> None:
-        auditor.submit(audit.record, event, **fields)
+    # in order and in batches, and all of them before we exit.
+    record = audit.Batcher()
 
     try:
         return runner.run(
@@ -143,4 +138,4 @@ def run(args) -> int:
             audit=record,
         )
     finally:
-        auditor.shutdown(wait=True)
+        record.close()
