@@ -220,6 +220,8 @@ def main() -> None:
             AUTHSOME_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
         )
         env.pop("AUTHSOME_PASSPHRASE", None)
+        # An installed package runs from cached bytecode; without it every start recompiles.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         pki = make_pki(work / "pki", [HOST, "127.0.0.1"])
         env["AUTHSOME_CA_BUNDLE"] = str(pki["ca"])
         (home / "providers").mkdir(parents=True, mode=0o700)
