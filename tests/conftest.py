@@ -25,6 +25,7 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("AUTHSOME_PASSPHRASE", raising=False)
     monkeypatch.delenv("AUTHSOME_VAULT_URL", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("AUTHSOME_AGENT", "0")  # tests/agent/ enable the warm agent themselves
     return h
 
 

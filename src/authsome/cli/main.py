@@ -24,6 +24,7 @@ COMMANDS = [
     "vault",
     "import",
     "completion",
+    "agent",
 ]
 
 EPILOG = """examples:

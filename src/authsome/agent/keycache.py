@@ -1,0 +1,77 @@
+"""The agent's one piece of warm state besides imports: unwrapped vault data keys.
+
+Unwrapping costs a D-Bus round trip to the keyring (~50 ms) or a scrypt (~100 ms) per
+process; the agent does it once per (home, backend, vault header, key source and the
+key material in force) and keeps the data key for at most `ttl` seconds after it was
+unwrapped, however busy the agent is. Another AUTHSOME_MASTER_KEY or passphrase is
+another cache key, so it never opens a vault with someone else's unwrapped key; a
+rewritten header (new vault, new key) is another cache key too. The key file is read
+every time (no cache): it is cheap, and deleting it must take effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+
+_SALT = os.urandom(32)  # cache keys are HMACs: no passphrase or env key is kept as such
+_cache: dict[bytes, tuple[bytes, float]] = {}
+
+
+def _identity(source) -> bytes | None:
+    """What selects the key material of `source`, or None when it is not cached."""
+    from authsome.vault import keys
+
+    if isinstance(source, keys.EnvKey):
+        return b"env\0" + source.value.encode("utf-8", "surrogateescape")
+    if isinstance(source, keys.PassphraseKey):
+        return b"passphrase\0" + source.passphrase.encode("utf-8", "surrogateescape")
+    if isinstance(source, keys.KeyringKey):
+        # The keyring item is per home (in the username); the session bus says whose.
+        bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+        backend = os.environ.get("PYTHON_KEYRING_BACKEND", "")
+        return f"keyring\0{source.username}\0{bus}\0{backend}".encode()
+    return None
+
+
+def cache_key(vault, header: dict) -> bytes | None:
+    ident = _identity(vault.source)
+    if ident is None:
+        return None
+    backend = vault.backend
+    where = getattr(backend, "where", None) or ""
+    parts = [vault.home, type(backend).__name__, str(where), json.dumps(header, sort_keys=True)]
+    return hmac.new(_SALT, "\0".join(parts).encode() + b"\0" + ident, hashlib.sha256).digest()
+
+
+def clear() -> None:
+    _cache.clear()
+
+
+def install(ttl: float) -> None:
+    """Wrap Vault._unwrap (in this process only) with the cache."""
+    from authsome.vault.vault import Vault
+
+    original = Vault._unwrap
+    if getattr(original, "agent_cached", False):
+        return
+
+    def _unwrap(self, header: dict) -> bytes:
+        key = cache_key(self, header)
+        now = time.monotonic()
+        if key is not None:
+            hit = _cache.get(key)
+            if hit is not None and hit[1] > now:
+                return hit[0]
+        data_key = original(self, header)  # errors are never cached
+        if key is not None:
+            for stale in [k for k, (_, until) in _cache.items() if until <= now]:
+                del _cache[stale]
+            _cache[key] = (data_key, now + ttl)
+        return data_key
+
+    _unwrap.agent_cached = True  # type: ignore[attr-defined]
+    Vault._unwrap = _unwrap  # type: ignore[method-assign]

@@ -1,0 +1,307 @@
+"""The agent: runs the helpers' read actions with warm imports, one at a time.
+
+Each request is the same entry point `main(argv)` a helper process would run, with the
+client's environment, cwd and umask in force and stdin/stdout/stderr as buffers
+shaped like the client's own (same encodings, tty-ness, line buffering). Provider
+files and vault records are read afresh on every run; only imports and unwrapped data
+keys (`keycache`) stay warm. Requests are serialized because a run owns the process's
+globals (os.environ, cwd, sys.stdout). Only the owner's uid is served (SO_PEERCRED).
+The agent exits after AUTHSOME_AGENT_TIMEOUT idle seconds (default 600), when its own
+code changes on disk, or when its socket is gone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import socket
+import struct
+import sys
+import time
+
+from authsome import paths
+from authsome.agent import client, keycache, wire
+
+DEFAULT_TIMEOUT = 600.0
+IO_TIMEOUT = 2.0  # reading a request; a client that stalls is dropped
+SEND_TIMEOUT = 10.0
+CHECK_EVERY = 30.0  # how often an idle agent checks that its socket still exists
+MAINS = {
+    "helper": "authsome.helper.main",
+    "git": "authsome.helper.git",
+    "docker": "authsome.helper.docker",
+}
+WARM = (
+    *MAINS.values(),
+    "authsome.helper.k8s",
+    "authsome.helper.headers",
+    "authsome.helper.actions",
+    "authsome.fastpath",
+    "authsome.credentials",
+    "authsome.vault.vault",
+    "authsome.vault.keys",
+    "authsome.providers.matching",
+    "authsome.protocol.k8s",
+    "authsome.protocol.bazel",
+    "traceback",
+    "secretstorage",
+    "keyring",
+)
+
+
+def idle_timeout() -> float:
+    try:
+        value = float(os.environ.get("AUTHSOME_AGENT_TIMEOUT", DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", creds)[1]
+
+
+# -- stdio shaped like the client's --------------------------------------------------------
+class Recorder(io.RawIOBase):
+    """A raw stream that records each write as (fd, bytes), in the order written."""
+
+    def __init__(self, fd: int, chunks: list[bytes], tty: bool):
+        self.fd, self.chunks, self.tty = fd, chunks, tty
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.chunks.append(bytes((self.fd,)) + bytes(b))
+        return len(b)
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def _stdio(fd: int, info: bytes, chunks: list[bytes], tty: bool) -> io.TextIOWrapper:
+    encoding, errors = os.fsdecode(info).split("\0")
+    raw = Recorder(fd, chunks, tty)
+    # As CPython sets up its own: stdout line-buffered on a terminal, stderr always.
+    return io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding=encoding, errors=errors, line_buffering=tty or fd == 2
+    )
+
+
+class Request:
+    def __init__(self, fields: list[bytes]):
+        (_, _, entry, cwd, umask, ttys, out_info, err_info, data, argv, env) = fields
+        self.entry = entry.decode()
+        if self.entry not in MAINS:
+            raise ValueError("unknown entry point")
+        self.cwd = cwd
+        self.umask = int(umask)
+        self.ttys = (bool(ttys[0]), bool(ttys[1]))
+        self.out_info, self.err_info = out_info, err_info
+        self.stdin = data
+        self.argv = [os.fsdecode(a) for a in wire.decode_fields(argv)]
+        self.env = dict(e.split(b"=", 1) for e in wire.decode_fields(env))
+
+
+def _exit_status(status: object) -> int:
+    if status is None:
+        return 0
+    if isinstance(status, int):
+        return status
+    print(status, file=sys.stderr)  # sys.exit("message") prints it and exits 1
+    return 1
+
+
+def run(req: Request) -> tuple[int, list[bytes]]:
+    """Run the request's entry point as its own process would; (exit code, output chunks)."""
+    import importlib
+
+    chunks: list[bytes] = []
+    saved = (dict(os.environb), sys.stdin, sys.stdout, sys.stderr, sys.argv, os.umask(req.umask))
+    try:
+        os.environb.clear()
+        os.environb.update(req.env)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(req.stdin), encoding="utf-8")
+        sys.stdout = _stdio(1, req.out_info, chunks, req.ttys[0])
+        sys.stderr = _stdio(2, req.err_info, chunks, req.ttys[1])
+        sys.argv = [client.ENTRIES[req.entry], *req.argv]
+        try:
+            status: object = importlib.import_module(MAINS[req.entry]).main(req.argv)
+        except SystemExit as exc:
+            status = exc.code
+        except BaseException:  # an uncaught error ends its process with a traceback, 1
+            import traceback
+
+            traceback.print_exc()
+            status = 1
+        code = _exit_status(status)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: S110 -- what was written is recorded
+                pass
+        return code & 0xFF, chunks
+    finally:
+        env, sys.stdin, sys.stdout, sys.stderr, sys.argv, umask = saved
+        os.umask(umask)
+        os.environb.clear()
+        os.environb.update(env)
+        os.chdir("/")
+
+
+# -- the code this agent runs must be the code on disk ------------------------------------
+class CodeWatch:
+    def __init__(self) -> None:
+        import authsome
+
+        self.root = os.path.dirname(os.path.abspath(authsome.__file__)) + os.sep
+        self.files: dict[str, tuple[int, int]] = {}
+        self.note_new()
+
+    def note_new(self) -> None:
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if path and path.startswith(self.root) and path not in self.files:
+                self.files[path] = self._stat(path)
+
+    @staticmethod
+    def _stat(path: str) -> tuple[int, int]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return (-1, -1)
+        return (st.st_mtime_ns, st.st_size)
+
+    def changed(self) -> bool:
+        return any(self._stat(path) != seen for path, seen in self.files.items())
+
+
+class Agent:
+    def __init__(self, home: str, timeout: float):
+        self.home, self.timeout = home, timeout
+        self.path = client.socket_path(home)
+        self.started = time.time()
+        self.served = 0
+        self.fingerprint = client.fingerprint()
+        self.watch: CodeWatch | None = None
+
+    def control(self, conn: socket.socket, command: bytes) -> bool:
+        """status / stop; True to stop."""
+        info = [
+            b"pid=%d" % os.getpid(),
+            b"uptime=%d" % int(time.time() - self.started),
+            b"served=%d" % self.served,
+            b"timeout=%d" % int(self.timeout),
+            b"socket=" + os.fsencode(self.path),
+        ]
+        conn.sendall(wire.ACCEPTED + wire.frame(info))
+        return command == b"stop"
+
+    def handle(self, conn: socket.socket) -> bool:
+        """Serve one connection; True when the agent should exit."""
+        if peer_uid(conn) != os.getuid():
+            return False  # another user: not a word
+        conn.settimeout(IO_TIMEOUT)
+        fields = wire.read_frame(conn.recv)
+        if not fields or fields[0] != wire.MAGIC:
+            conn.sendall(b"-")
+            return False
+        if len(fields) == 3 and fields[2] in (b"status", b"stop"):
+            return self.control(conn, fields[2])
+        if len(fields) != 11 or fields[1] != self.fingerprint:
+            conn.sendall(b"-")  # another version or install: the client runs it itself
+            return False
+        assert self.watch is not None
+        if self.watch.changed():
+            conn.sendall(b"-")
+            return True  # our code changed under us: the next client starts a fresh agent
+        req = Request(fields)
+        try:
+            os.chdir(req.cwd)
+        except OSError:
+            conn.sendall(b"-")
+            return False
+        try:
+            conn.sendall(wire.ACCEPTED)
+        except OSError:
+            os.chdir("/")
+            return False  # the client gave up waiting: do not run it behind its back
+        code, chunks = run(req)
+        self.served += 1
+        self.watch.note_new()
+        conn.settimeout(SEND_TIMEOUT)
+        try:
+            conn.sendall(wire.frame([str(code).encode(), wire.encode_fields(chunks)]))
+        except OSError:
+            pass
+        return False
+
+    def socket_is_ours(self, ino: int) -> bool:
+        try:
+            return os.stat(self.path).st_ino == ino
+        except OSError:
+            return False
+
+    def serve(self) -> int:
+        agent_dir = paths.ensure_dir(os.path.dirname(self.path))
+        lock_fd = paths.open_private(os.path.join(agent_dir, "agent.lock"), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return 0  # another agent runs (or starts) for this home
+        if len(os.fsencode(self.path)) > client.SUN_PATH_MAX:
+            return 0
+        try:
+            os.unlink(self.path)  # a dead agent's socket: the lock says nobody serves it
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            listener.bind(self.path)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        ino = os.stat(self.path).st_ino
+        os.chdir("/")
+        for name in WARM:
+            try:
+                __import__(name)
+            except Exception:  # noqa: S112 -- an optional backend; import on use
+                continue
+        keycache.install(self.timeout)
+        self.watch = CodeWatch()
+        listener.listen(64)
+        last = time.monotonic()
+        try:
+            while True:
+                remaining = last + self.timeout - time.monotonic()
+                if remaining <= 0 or not self.socket_is_ours(ino):
+                    return 0
+                listener.settimeout(min(remaining, CHECK_EVERY))
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    try:
+                        stop = self.handle(conn)
+                    except Exception:  # why: a broken client; the next is unaffected
+                        stop = False
+                last = time.monotonic()
+                if stop:
+                    return 0
+        finally:
+            if self.socket_is_ours(ino):
+                os.unlink(self.path)
+            listener.close()
+            keycache.clear()
+
+
+def main() -> int:
+    return Agent(paths.home(), idle_timeout()).serve()
