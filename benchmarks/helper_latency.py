@@ -1,7 +1,8 @@
 """Time `authsome-helper get` of a valid stored token as whole processes.
 
-Runs 20 interleaved rounds of `python -c pass` and `authsome-helper get hubspot`
-(the venv's real interpreter, no pyenv shim) and prints both medians and the ratio.
+Runs 20 interleaved rounds of `python -c pass`, `authsome-helper get hubspot` without
+the agent (AUTHSOME_AGENT=0, every import paid) and through a warm agent (the venv's
+real interpreter, no pyenv shim) and prints the medians and ratios.
 The key comes from AUTHSOME_MASTER_KEY; with --keyring also from the OS keyring
 (run it under scripts/test's environment or a desktop session).
 
@@ -35,7 +36,23 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def bench(env: dict, runs: int) -> tuple[float, float, float, float]:
+def wait_agent(home: str) -> None:
+    from authsome.agent import client
+
+    deadline = time.monotonic() + 30
+    while client.control(home, "status") is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("the agent did not start")
+        time.sleep(0.05)
+
+
+def stop_agent(home: str) -> None:
+    from authsome.agent import client
+
+    client.control(home, "stop")
+
+
+def bench(env: dict, runs: int) -> dict[str, tuple[float, float]]:
     store = '{"access_token":"bench-token","refresh_token":"r","expires_in":86400}'
     subprocess.run(
         [HELPER, "store", "hubspot"],
@@ -44,26 +61,38 @@ def bench(env: dict, runs: int) -> tuple[float, float, float, float]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    cmds = {"pass": [sys.executable, "-c", "pass"], "get": [HELPER, "get", "hubspot"]}
-    for cmd in cmds.values():  # warm the page cache and .pyc files
-        timed(cmd, env)
-    wall: dict[str, list[float]] = {k: [] for k in cmds}
-    cpu: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(runs):
-        for name, cmd in cmds.items():
-            w, c = timed(cmd, env)
-            wall[name].append(w)
-            cpu[name].append(c)
+    off, on = dict(env, AUTHSOME_AGENT="0"), dict(env, AUTHSOME_AGENT="1")
+    cmds = {
+        "python -c pass": ([sys.executable, "-c", "pass"], off),
+        "get, no agent": ([HELPER, "get", "hubspot"], off),
+        "get, warm agent": ([HELPER, "get", "hubspot"], on),
+    }
+    timed(cmds["get, warm agent"][0], on)  # starts the agent
+    wait_agent(env["AUTHSOME_HOME"])
+    try:
+        for cmd, cmd_env in cmds.values():  # warm the page cache, .pyc files, the key
+            timed(cmd, cmd_env)
+        wall: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(runs):
+            for name, (cmd, cmd_env) in cmds.items():
+                w, c = timed(cmd, cmd_env)
+                wall[name].append(w)
+                cpu[name].append(c)
+    finally:
+        stop_agent(env["AUTHSOME_HOME"])
     med = statistics.median
-    return med(wall["pass"]), med(wall["get"]), med(cpu["pass"]), med(cpu["get"])
+    return {name: (med(wall[name]), med(cpu[name])) for name in cmds}
 
 
-def report(label: str, base: float, get: float, base_cpu: float, get_cpu: float) -> None:
-    print(
-        f"{label:<20} wall: python -c pass {base * 1000:6.1f} ms, helper get {get * 1000:6.1f} ms,"
-        f" ratio {get / base:4.2f}   cpu: {base_cpu * 1000:5.1f} / {get_cpu * 1000:5.1f} ms,"
-        f" ratio {get_cpu / base_cpu:4.2f}"
-    )
+def report(label: str, results: dict[str, tuple[float, float]]) -> None:
+    base, base_cpu = results["python -c pass"]
+    print(f"{label}:")
+    for name, (wall, cpu) in results.items():
+        print(
+            f"  {name:<18} wall {wall * 1000:6.1f} ms, ratio {wall / base:4.2f}"
+            f"   cpu {cpu * 1000:5.1f} ms, ratio {cpu / base_cpu:4.2f}"
+        )
 
 
 def main() -> None:
@@ -73,17 +102,17 @@ def main() -> None:
         "--keyring", action="store_true", help="also measure the keyring key source"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, AUTHSOME_HOME=os.path.join(tmp, "env"))
+    with tempfile.TemporaryDirectory(prefix="hl", dir="/tmp") as tmp:
+        env = dict(os.environ, AUTHSOME_HOME=os.path.join(tmp, "env"))  # short: AF_UNIX
         # An installed package runs from cached bytecode; without it every run recompiles.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("AUTHSOME_PASSPHRASE", None)
         env["AUTHSOME_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
-        report("AUTHSOME_MASTER_KEY", *bench(env, args.runs))
+        report("AUTHSOME_MASTER_KEY", bench(env, args.runs))
         if args.keyring:
             env = dict(env, AUTHSOME_HOME=os.path.join(tmp, "keyring"))
             env.pop("AUTHSOME_MASTER_KEY")
-            report("OS keyring", *bench(env, args.runs))
+            report("OS keyring", bench(env, args.runs))
 
 
 if __name__ == "__main__":
