@@ -52,26 +52,21 @@ def clear() -> None:
 
 
 def install(ttl: float) -> None:
-    """Wrap Vault._unwrap (in this process only) with the cache."""
-    from authsome.vault.vault import Vault
+    """Answer the vault's key unwrapping from memory (in this process only)."""
+    from authsome.vault import vault
 
-    original = Vault._unwrap
-    if getattr(original, "agent_cached", False):
-        return
-
-    def _unwrap(self, header: dict) -> bytes:
-        key = cache_key(self, header)
+    def cached_unwrap(v, header: dict, unwrap) -> bytes:
+        key = cache_key(v, header)
         now = time.monotonic()
         if key is not None:
             hit = _cache.get(key)
             if hit is not None and hit[1] > now:
                 return hit[0]
-        data_key = original(self, header)  # errors are never cached
+        data_key = unwrap(header)  # errors are never cached
         if key is not None:
             for stale in [k for k, (_, until) in _cache.items() if until <= now]:
                 del _cache[stale]
             _cache[key] = (data_key, now + ttl)
         return data_key
 
-    _unwrap.agent_cached = True  # type: ignore[attr-defined]
-    Vault._unwrap = _unwrap  # type: ignore[method-assign]
+    vault.unwrap_cache = cached_unwrap

@@ -20,6 +20,10 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on 
 if TYPE_CHECKING:
     from typing import Any
 
+# The warm agent (authsome.agent.keycache) sets this in its own process only:
+# a callable (vault, header, unwrap) -> data key that may answer from memory.
+unwrap_cache = None
+
 HEADER_KIND = "meta"
 HEADER_NAME = "header"
 
@@ -109,7 +113,10 @@ class Vault:
                 if header is None:
                     self._data_key = self._create_header()
                     return self._data_key
-        self._data_key = self._unwrap(header)
+        if unwrap_cache is not None:
+            self._data_key = unwrap_cache(self, header, self._unwrap)
+        else:
+            self._data_key = self._unwrap(header)
         return self._data_key
 
     def _create_header(self) -> bytes:
