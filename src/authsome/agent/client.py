@@ -16,6 +16,7 @@ import sys
 
 from authsome import __version__
 from authsome.agent import wire
+from authsome.agent.stdin import STDIN_MAX, read_json_input, read_lines
 
 ENTRIES = {
     "helper": "authsome-helper",
@@ -25,7 +26,6 @@ ENTRIES = {
 CONNECT_TIMEOUT = 2.0  # connecting, sending and the agent's accept; a run has no limit
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the NUL
 HELPER_READ = ("get", "list", "version", "headers")  # actions that only read
-STDIN_MAX = 1 << 20
 # What the agent needs to start the same interpreter; secrets arrive per request only.
 SPAWN_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TMPDIR", "VIRTUAL_ENV")
 SPAWN_ENV_PREFIXES = ("LC_", "PYTHON", "AUTHSOME_AGENT", "AUTHSOME_HOME")
@@ -103,7 +103,7 @@ def plan(entry: str, argv: list[str]) -> str | None:
 def read_stdin(kind: str) -> tuple[bytes, bool]:
     """(bytes, replayable): what the entry point would read, read the same way.
 
-    Mirrors helper.main._read_stdin, helper.git.read_request and docker's bounded read.
+    The readers are the entry points' own (authsome.agent.stdin); docker reads it all.
     `replayable` is False when nothing was consumed (a terminal, no stdin).
     """
     stdin = sys.stdin
@@ -113,21 +113,12 @@ def read_stdin(kind: str) -> tuple[bytes, bool]:
         try:
             if stdin.isatty():
                 return b"", False
-            return stdin.buffer.read(STDIN_MAX + 1), True
         except (OSError, ValueError):
             return b"", True
+        return read_json_input(), True
     if kind == "all":
         return stdin.buffer.read(STDIN_MAX), True
-    chunks, total = [], 0  # "lines": up to a blank line or EOF, bounded
-    while total <= STDIN_MAX:
-        line = stdin.buffer.readline(STDIN_MAX)
-        if not line:
-            break
-        chunks.append(line)
-        total += len(line)
-        if line in (b"\n", b"\r\n"):
-            break
-    return b"".join(chunks), True
+    return read_lines(stdin.buffer), True  # "lines": up to a blank line or EOF, bounded
 
 
 def _replay(data: bytes) -> None:

@@ -48,17 +48,9 @@ def parse_argv(argv: list[str]) -> tuple[str, str]:
 
 def read_request(stream) -> bytes:
     """git's input: lines up to a blank line or EOF (bounded)."""
-    chunks = []
-    total = 0
-    while total <= MAX_INPUT:
-        line = stream.readline(MAX_INPUT)
-        if not line:
-            break
-        chunks.append(line)
-        total += len(line)
-        if line in (b"\n", b"\r\n"):
-            break
-    return b"".join(chunks)
+    from authsome.agent.stdin import read_lines
+
+    return read_lines(stream, MAX_INPUT)
 
 
 def _expiry(answer: dict) -> int | None:

@@ -50,15 +50,9 @@ def parse_argv(argv: list[str]) -> tuple[str, dict]:
 
 
 def _read_stdin() -> bytes:
-    stdin = sys.stdin
-    if stdin is None or stdin.closed:
-        return b""
-    try:
-        if stdin.isatty():
-            return b""
-        return stdin.buffer.read(1024 * 1024 + 1)
-    except (OSError, ValueError):
-        return b""
+    from authsome.agent.stdin import read_json_input
+
+    return read_json_input()
 
 
 def _need_provider(request: dict) -> str:
