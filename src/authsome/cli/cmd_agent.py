@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from authsome import paths
 from authsome.agent import client
 
@@ -16,6 +18,9 @@ def register(sub) -> None:
             "on demand, serves only your user, and exits after AUTHSOME_AGENT_TIMEOUT idle "
             "seconds (default 600). AUTHSOME_AGENT=0 turns it off."
         ),
+        epilog="examples:\n  authsome agent status\n"
+        "  authsome agent stop       forget the cached key now (e.g. after locking the keyring)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("action", choices=["status", "stop"])
     p.set_defaults(func=run)
