@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from proxy.upstream import Upstream, make_pki  # noqa: E402
+from proxy.upstream import Upstream  # noqa: E402
+from support.pki import make_pki  # noqa: E402
 
 BIN = Path(sys.executable).parent
 HOST = "api.example.test"

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from catalog.conftest import redirect, templated_provider, write_definition
+from support.pki import make_pki
 
 pytestmark = pytest.mark.usefixtures("browser")
 
@@ -160,7 +161,7 @@ def test_salesforce_definition_uses_from_token():
 
 def test_proxy_injects_for_the_filled_host(home, server, port, run, tmp_path, monkeypatch):
     upstream_mod = pytest.importorskip("proxy.upstream")
-    pki = upstream_mod.make_pki(tmp_path / "pki", ["acme.tenant.test", "globex.tenant.test"])
+    pki = make_pki(tmp_path / "pki", ["acme.tenant.test", "globex.tenant.test"])
     monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(pki["ca"]))
     write_definition(home, templated_provider())
     res = login(run, server, port, "--set", f"host={host_of(server)}", "--set", "tenant=acme")

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from hardening.fuzzkit import FIGURES, LONG
-from proxy.upstream import make_pki
 from support.cli import run_tool, tool
+from support.pki import make_pki
 
 API_HOST = "api.soak.test"
 OTHER_HOST = "other.soak.test"

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import signal
-import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from authsome.errors import UsageError
 from authsome.oauth.http import check_endpoint, make_client
 from oauth.kit import Login, port_free, wait_for, write_provider
+from support.pki import make_pki
+from support.tls_servers import serve_tls
 
 
 def test_api_key_login(home, run):
@@ -85,46 +81,8 @@ def test_check_endpoint():
             check_endpoint(bad, "token_url")
 
 
-def _cert(subject, issuer_key, key, issuer=None, ca=False):
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer or name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        builder = builder.add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
-        )
-    else:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost")]), False
-        ).add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def test_tls_trusts_authsome_ca_bundle(tmp_path, monkeypatch):
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("authsome test CA", ca_key, ca_key, ca=True)
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _cert("localhost", ca_key, leaf_key, issuer=ca.subject)
-    pem = serialization.Encoding.PEM
-    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(pem))
-    (tmp_path / "leaf.key").write_bytes(
-        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    pki = make_pki(tmp_path, ["localhost"])
 
     class Hello(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -137,16 +95,14 @@ def test_tls_trusts_authsome_ca_bundle(tmp_path, monkeypatch):
             pass
 
     httpd = HTTPServer(("127.0.0.1", 0), Hello)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "leaf.key")
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    serve_tls(httpd, pki["cert"], pki["key"])
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"https://localhost:{httpd.server_address[1]}/"
     try:
         monkeypatch.delenv("AUTHSOME_CA_BUNDLE", raising=False)
         with make_client() as http, pytest.raises(httpx.ConnectError):
             http.get(url)
-        monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(pki["ca"]))
         with make_client() as http:
             assert http.get(url).text == "ok"
         monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(tmp_path / "missing.pem"))

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.upstream import Upstream, make_pki
+from proxy.upstream import Upstream
 from support.cli import run_tool, tool
+from support.pki import make_pki
 
 API_HOST = "api.example.test"
 OTHER_HOST = "other.example.test"

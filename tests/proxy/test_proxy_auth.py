@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from adapters.conftest import GitServer
 from proxy.conftest import API_HOST, authsome_run, resolve_args
+from support.tls_servers import GitServer
 
 PY = sys.executable
 
