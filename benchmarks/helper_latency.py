@@ -14,26 +14,16 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import interleaved, timed
+
 HELPER = str(Path(sys.executable).parent / "authsome-helper")
-
-
-def timed(cmd: list[str], env: dict) -> tuple[float, float]:
-    """Wall time and CPU time (user+sys) of one whole process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{cmd} failed with {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def wait_agent(home: str) -> None:
@@ -70,19 +60,9 @@ def bench(env: dict, runs: int) -> dict[str, tuple[float, float]]:
     timed(cmds["get, warm agent"][0], on)  # starts the agent
     wait_agent(env["AUTHSOME_HOME"])
     try:
-        for cmd, cmd_env in cmds.values():  # warm the page cache, .pyc files, the key
-            timed(cmd, cmd_env)
-        wall: dict[str, list[float]] = {k: [] for k in cmds}
-        cpu: dict[str, list[float]] = {k: [] for k in cmds}
-        for _ in range(runs):
-            for name, (cmd, cmd_env) in cmds.items():
-                w, c = timed(cmd, cmd_env)
-                wall[name].append(w)
-                cpu[name].append(c)
+        return interleaved(cmds, runs)
     finally:
         stop_agent(env["AUTHSOME_HOME"])
-    med = statistics.median
-    return {name: (med(wall[name]), med(cpu[name])) for name in cmds}
 
 
 def report(label: str, results: dict[str, tuple[float, float]]) -> None:

@@ -26,23 +26,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import interleaved, timed
 
 BIN = Path(sys.executable).parent
 AUTHSOME = str(BIN / "authsome")
 KEY = "sk-bench-" + "x" * 40
-
-
-def timed(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
-    """Wall and CPU (user+sys, children included) seconds of one whole process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{argv[:3]} failed")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def prompt_script(shell: str, hook: str, project: str, n: int) -> list[str]:
@@ -142,19 +133,11 @@ def main() -> int:
 
         argv = [*worker_argv(hooks["bash"]), str(project / ".authsome.toml"), "", "", ""]
         cmds = {"python -c pass": [sys.executable, "-c", "pass"], "worker (entry)": argv}
-        for cmd in cmds.values():  # warm the page cache and the bytecode
-            timed(cmd, env, str(project))
-        got: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
-        for _ in range(args.runs):
-            for name, cmd in cmds.items():
-                got[name].append(timed(cmd, env, str(project)))
-        med = statistics.median
+        got = interleaved({k: (v, env) for k, v in cmds.items()}, args.runs, str(project))
         print(f"\ndirectory entry exporting a token ({args.runs} interleaved runs, medians):")
-        walls = {k: med(w for w, _ in v) for k, v in got.items()}
-        for name, v in got.items():
-            print(f"  {name:<26}{walls[name] * 1e3:>10.1f} ms wall"
-                  f"{med(c for _, c in v) * 1e3:>10.1f} ms CPU")  # fmt: skip
-        ratio = walls["worker (entry)"] / walls["python -c pass"]
+        for name, (wall, cpu) in got.items():
+            print(f"  {name:<26}{wall * 1e3:>10.1f} ms wall{cpu * 1e3:>10.1f} ms CPU")
+        ratio = got["worker (entry)"][0] / got["python -c pass"][0]
         print(f"  worker / python -c pass: {ratio:.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
