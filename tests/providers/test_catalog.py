@@ -11,24 +11,12 @@ from urllib.parse import urlsplit
 import pytest
 
 import authsome
+from authsome.cli.cmd_inspect import FIELD_ORDER
 
 BUNDLED = Path(authsome.__file__).parent / "providers" / "bundled"
 FILES = sorted(BUNDLED.glob("*.json"))
 
-SPEC_KEYS = {
-    "schema_version",
-    "name",
-    "display_name",
-    "description",
-    "auth_type",
-    "flow",
-    "api_url",
-    "oauth",
-    "api_key",
-    "env",
-    "git_hosts",
-    "docs_url",
-}
+SPEC_KEYS = set(FIELD_ORDER)
 OAUTH_KEYS = {
     "authorization_url",
     "token_url",

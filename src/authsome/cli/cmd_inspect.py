@@ -6,6 +6,22 @@ import argparse
 
 from authsome.cli import output
 
+# The definition's fields in the SPEC's (§3) order; others follow in their own order.
+FIELD_ORDER = (
+    "schema_version",
+    "name",
+    "display_name",
+    "description",
+    "auth_type",
+    "flow",
+    "api_url",
+    "oauth",
+    "api_key",
+    "env",
+    "git_hosts",
+    "docs_url",
+)
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -29,21 +45,7 @@ def definition_dict(provider) -> dict:
         data.pop(internal, None)
     if not data.get("templates"):
         data.pop("templates", None)
-    order = [
-        "schema_version",
-        "name",
-        "display_name",
-        "description",
-        "auth_type",
-        "flow",
-        "api_url",
-        "oauth",
-        "api_key",
-        "env",
-        "git_hosts",
-        "docs_url",
-    ]
-    ordered = {k: data.pop(k) for k in order if k in data}
+    ordered = {k: data.pop(k) for k in FIELD_ORDER if k in data}
     ordered.update(data)
     ordered.update(provider.extra)
     return ordered
