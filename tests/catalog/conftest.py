@@ -5,7 +5,6 @@ free callback port, and templated provider definitions pointing at the server.""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,9 @@ from typing import Any
 import pytest
 
 from support.authserver import AuthServer
-from support.browser import ACTION_ENV, LOG_ENV, browser_command
+from support.fixtures import redirect, use_callback_port, use_fake_browser
+
+__all__ = ["redirect"]  # re-exported for the tests here
 
 
 class InstanceServer(AuthServer):
@@ -37,31 +38,15 @@ def server() -> Iterator[InstanceServer]:
         yield srv
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def port(monkeypatch) -> int:
-    p = free_port()
-    monkeypatch.setenv("AUTHSOME_CALLBACK_PORT", str(p))
-    return p
+    return use_callback_port(monkeypatch)
 
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch) -> Path:
     """BROWSER = the stand-in that clicks "allow"; returns the log of URLs it visited."""
-    log = tmp_path / "browser.log"
-    monkeypatch.setenv("BROWSER", browser_command())
-    monkeypatch.setenv(LOG_ENV, str(log))
-    monkeypatch.delenv(ACTION_ENV, raising=False)
-    return log
-
-
-def redirect(port: int) -> str:
-    return f"http://127.0.0.1:{port}/auth/callback/oauth"
+    return use_fake_browser(tmp_path, monkeypatch)
 
 
 def write_definition(home: Path, definition: dict) -> Path:

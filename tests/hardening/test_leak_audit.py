@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from hardening.fuzzkit import FIGURES
 from support.authserver import AuthServer
 from support.browser import LOG_ENV, browser_command
 from support.cli import tool
+from support.fixtures import free_port
 
 API_KEY = "sk-ant-LEAKAUDIT-9f8e7d6c5b4a39281706"
 CLIENT_SECRET = "leak-client-secret-4d3c2b1a0f9e8d7c"
@@ -65,12 +65,6 @@ class CmdlineSampler(threading.Thread):
                     except OSError:
                         pass
             time.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from hardening.fuzzkit import FIGURES, LONG
 from support.cli import run_tool, tool
+from support.fixtures import free_port
 from support.pki import make_pki
 
 API_HOST = "api.soak.test"
@@ -41,12 +41,6 @@ KNOWN_BUG = re.compile(
 def unexplained(stderr: str) -> tuple[str, int]:
     rest, n = KNOWN_BUG.subn("", stderr)
     return rest, n
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_provider(home: Path, name: str, api_url: list[str]) -> None:

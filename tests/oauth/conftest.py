@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from oauth.kit import free_port
 from support.authserver import AuthServer
-from support.browser import ACTION_ENV, LOG_ENV, browser_command
+from support.browser import ACTION_ENV
+from support.fixtures import use_callback_port, use_fake_browser
 
 
 @pytest.fixture
@@ -21,19 +21,13 @@ def server() -> Iterator[AuthServer]:
 
 @pytest.fixture
 def port(monkeypatch) -> int:
-    p = free_port()
-    monkeypatch.setenv("AUTHSOME_CALLBACK_PORT", str(p))
-    return p
+    return use_callback_port(monkeypatch)
 
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch) -> Path:
     """BROWSER = the stand-in that clicks "allow"; returns the log of URLs it visited."""
-    log = tmp_path / "browser.log"
-    monkeypatch.setenv("BROWSER", browser_command())
-    monkeypatch.setenv(LOG_ENV, str(log))
-    monkeypatch.delenv(ACTION_ENV, raising=False)
-    return log
+    return use_fake_browser(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from support.authserver import AuthServer
+from support.cli import tool
+from support.fixtures import free_port, redirect
 
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str) -> str:
-    return str(BIN / name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def redirect(port: int) -> str:
-    return f"http://127.0.0.1:{port}/auth/callback/oauth"
+__all__ = ["free_port", "redirect", "tool"]  # re-exported for the tests here
 
 
 def write_provider(home: Path, srv: AuthServer, name: str, **oauth: Any) -> dict:

@@ -13,10 +13,11 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from support.fixtures import free_port
 
 ROLE = "authsome"
 
@@ -42,12 +43,6 @@ def install() -> None:
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
         if subprocess.run(cmd, env=env, capture_output=True, timeout=600).returncode != 0:
             return
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

@@ -14,7 +14,8 @@ from support.fixtures import auth_server  # noqa: F401
 
 psycopg = pytest.importorskip("psycopg", reason="the shared vault tests need psycopg")
 
-from postgres.cluster import Cluster, Unavailable, free_port  # noqa: E402
+from postgres.cluster import Cluster, Unavailable  # noqa: E402
+from support.fixtures import free_port  # noqa: E402
 
 __all__ = ["free_port", "new_key"]
 
