@@ -5,7 +5,6 @@ credentials, an isolated git environment, and provider definitions that point at
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from support.cli import tool
 from support.pki import make_pki
+from support.providers import write_definition
 from support.tls_servers import GitServer
 
 
@@ -72,9 +72,4 @@ def write_provider(home: Path, name: str, **fields) -> Path:
         "git_hosts": [],
     }
     definition.update(fields)
-    folder = home / "providers"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(definition))
-    path.chmod(0o600)
-    return path
+    return write_definition(home, definition)

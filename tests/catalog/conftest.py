@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import support.providers
 from support.authserver import AuthServer
 from support.fixtures import redirect, use_callback_port, use_fake_browser
 
@@ -50,12 +51,7 @@ def browser(tmp_path, monkeypatch) -> Path:
 
 
 def write_definition(home: Path, definition: dict) -> Path:
-    folder = home / "providers"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = folder / f"{definition['name']}.json"
-    path.write_text(json.dumps(definition, indent=2))
-    path.chmod(0o600)
-    return path
+    return support.providers.write_definition(home, definition, indent=2)
 
 
 def templated_provider(name: str = "tenantco", **extra: Any) -> dict:

@@ -22,6 +22,7 @@ from hardening.fuzzkit import FIGURES, LONG
 from support.cli import run_tool, tool
 from support.fixtures import free_port
 from support.pki import make_pki
+from support.providers import write_definition
 
 API_HOST = "api.soak.test"
 OTHER_HOST = "other.soak.test"
@@ -44,8 +45,6 @@ def unexplained(stderr: str) -> tuple[str, int]:
 
 
 def write_provider(home: Path, name: str, api_url: list[str]) -> None:
-    folder = home / "providers"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     definition = {
         "schema_version": 1,
         "name": name,
@@ -60,8 +59,7 @@ def write_provider(home: Path, name: str, api_url: list[str]) -> None:
         },
         "env": {"access_token": "SOAKAPI_TOKEN"},
     }
-    (folder / f"{name}.json").write_text(json.dumps(definition))
-    (folder / f"{name}.json").chmod(0o600)
+    write_definition(home, definition)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
@@ -12,6 +11,7 @@ from typing import Any
 from support.authserver import AuthServer
 from support.cli import tool
 from support.fixtures import free_port, redirect
+from support.providers import write_definition
 
 __all__ = ["free_port", "redirect", "tool"]  # re-exported for the tests here
 
@@ -48,11 +48,7 @@ def write_provider(home: Path, srv: AuthServer, name: str, **oauth: Any) -> dict
         "git_hosts": [],
         "docs_url": None,
     }
-    pdir = home / "providers"
-    pdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = pdir / f"{name}.json"
-    path.write_text(json.dumps(definition))
-    path.chmod(0o600)
+    write_definition(home, definition)
     return definition
 
 

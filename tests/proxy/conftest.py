@@ -13,6 +13,7 @@ import pytest
 from proxy.upstream import Upstream
 from support.cli import run_tool, tool
 from support.pki import make_pki
+from support.providers import write_definition
 
 API_HOST = "api.example.test"
 OTHER_HOST = "other.example.test"
@@ -31,8 +32,6 @@ def upstream(pki):
 
 
 def write_provider(home: Path, name: str, api_url: list[str], **extra) -> None:
-    folder = home / "providers"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     definition = {
         "schema_version": 1,
         "name": name,
@@ -48,9 +47,7 @@ def write_provider(home: Path, name: str, api_url: list[str], **extra) -> None:
         "env": {"access_token": name.upper() + "_TOKEN"},
     }
     definition.update(extra)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(definition))
-    path.chmod(0o600)
+    write_definition(home, definition)
 
 
 def store(name: str, token: str, connection: str = "default", expires_in: int = 3600) -> None:
