@@ -31,7 +31,8 @@ class Machine:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSOME_")}
-        env.update(AUTHSOME_HOME=str(self.home), NO_COLOR="1")
+        # No warm helper agents from these tests (tests/agent covers the agent).
+        env.update(AUTHSOME_HOME=str(self.home), NO_COLOR="1", AUTHSOME_AGENT="0")
         if self.key:
             env["AUTHSOME_MASTER_KEY"] = self.key
         if self.url:
