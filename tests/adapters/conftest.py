@@ -12,7 +12,7 @@ import pytest
 
 from support.cli import tool
 from support.pki import make_pki
-from support.providers import write_definition
+from support.providers import write_oauth_provider
 from support.tls_servers import GitServer
 
 
@@ -53,23 +53,4 @@ def git_env(home, tmp_path, tls, monkeypatch) -> dict[str, str]:
 
 def write_provider(home: Path, name: str, **fields) -> Path:
     """A minimal OAuth provider definition in $AUTHSOME_HOME/providers/<name>.json."""
-    definition = {
-        "schema_version": 1,
-        "name": name,
-        "display_name": name.title(),
-        "description": "adapter test provider",
-        "auth_type": "oauth2",
-        "flow": "pkce",
-        "api_url": [],
-        "oauth": {
-            "authorization_url": "https://auth.example.test/authorize",
-            "token_url": "https://auth.example.test/token",
-            "scopes": ["read"],
-            "pkce": True,
-        },
-        "api_key": None,
-        "env": {"access_token": name.upper() + "_TOKEN"},
-        "git_hosts": [],
-    }
-    definition.update(fields)
-    return write_definition(home, definition)
+    return write_oauth_provider(home, name, display_name=name.title(), **fields)

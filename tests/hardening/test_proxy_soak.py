@@ -22,7 +22,7 @@ from hardening.fuzzkit import FIGURES, LONG
 from support.cli import run_tool, tool
 from support.fixtures import free_port
 from support.pki import make_pki
-from support.providers import write_definition
+from support.providers import write_oauth_provider
 
 API_HOST = "api.soak.test"
 OTHER_HOST = "other.soak.test"
@@ -44,24 +44,6 @@ def unexplained(stderr: str) -> tuple[str, int]:
     return rest, n
 
 
-def write_provider(home: Path, name: str, api_url: list[str]) -> None:
-    definition = {
-        "schema_version": 1,
-        "name": name,
-        "display_name": name,
-        "auth_type": "oauth2",
-        "flow": "pkce",
-        "api_url": api_url,
-        "oauth": {
-            "authorization_url": "https://auth.soak.test/authorize",
-            "token_url": "https://auth.soak.test/token",
-            "scopes": ["read"],
-        },
-        "env": {"access_token": "SOAKAPI_TOKEN"},
-    }
-    write_definition(home, definition)
-
-
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory):
     """One soak run per module (it takes a while); the tests below read its report."""
@@ -77,7 +59,7 @@ def soak(tmp_path_factory):
     env.pop("AUTHSOME_VAULT_URL", None)
     pki = make_pki(tmp / "pki", [API_HOST, OTHER_HOST])
     env["AUTHSOME_CA_BUNDLE"] = str(pki["ca"])
-    write_provider(home, "soakapi", [API_HOST])
+    write_oauth_provider(home, "soakapi", [API_HOST])
     body = json.dumps({"access_token": TOKEN, "expires_in": 7200})
     res = run_tool("authsome-helper", "store", "soakapi", input=body, env=env)
     assert res.returncode == 0, res.stderr

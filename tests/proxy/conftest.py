@@ -13,7 +13,7 @@ import pytest
 from proxy.upstream import Upstream
 from support.cli import run_tool, tool
 from support.pki import make_pki
-from support.providers import write_definition
+from support.providers import write_oauth_provider
 
 API_HOST = "api.example.test"
 OTHER_HOST = "other.example.test"
@@ -32,22 +32,7 @@ def upstream(pki):
 
 
 def write_provider(home: Path, name: str, api_url: list[str], **extra) -> None:
-    definition = {
-        "schema_version": 1,
-        "name": name,
-        "display_name": name,
-        "auth_type": "oauth2",
-        "flow": "pkce",
-        "api_url": api_url,
-        "oauth": {
-            "authorization_url": "https://auth.example.test/authorize",
-            "token_url": "https://auth.example.test/token",
-            "scopes": ["read"],
-        },
-        "env": {"access_token": name.upper() + "_TOKEN"},
-    }
-    definition.update(extra)
-    write_definition(home, definition)
+    write_oauth_provider(home, name, api_url, **extra)
 
 
 def store(name: str, token: str, connection: str = "default", expires_in: int = 3600) -> None:

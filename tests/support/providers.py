@@ -14,3 +14,28 @@ def write_definition(home: Path, definition: dict, indent: int | None = None) ->
     path.write_text(json.dumps(definition, indent=indent))
     path.chmod(0o600)
     return path
+
+
+def oauth_definition(name: str, api_url: list[str] | None = None, **fields) -> dict:
+    """A minimal OAuth provider definition (placeholder endpoints; tests store tokens directly)."""
+    definition = {
+        "schema_version": 1,
+        "name": name,
+        "display_name": name,
+        "auth_type": "oauth2",
+        "flow": "pkce",
+        "api_url": list(api_url or []),
+        "oauth": {
+            "authorization_url": "https://auth.example.test/authorize",
+            "token_url": "https://auth.example.test/token",
+            "scopes": ["read"],
+        },
+        "env": {"access_token": name.upper() + "_TOKEN"},
+    }
+    definition.update(fields)
+    return definition
+
+
+def write_oauth_provider(home: Path, name: str, api_url: list[str] | None = None, **fields) -> Path:
+    """`oauth_definition` written where the registry looks for it."""
+    return write_definition(home, oauth_definition(name, api_url, **fields))
