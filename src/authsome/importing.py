@@ -136,13 +136,6 @@ def import_variables(
     return sorted(outcomes, key=lambda o: order[o.variable])
 
 
-def store_api_key(
-    service, name: str, connection: str, key: str, params: dict, event: str = "import"
-) -> None:
-    """store_api_key, with template values when the provider has some (Mailchimp's dc)."""
-    service.store_api_key(name, connection, key, event=event, params=params)
-
-
 def _lonely(provider: Provider, kind: str) -> str:
     return f"a refresh token alone cannot be used: set {provider.env.get('access_token')} too"
 
@@ -160,7 +153,9 @@ def _store(
     from authsome.errors import UsageError
 
     if provider.auth_type == "api_key":
-        store_api_key(service, provider.name, connection, variables[found["api_key"]], params)
+        service.store_api_key(
+            provider.name, connection, variables[found["api_key"]], event="import", params=params
+        )
         return ""
     if "access_token" not in found:
         return None

@@ -181,8 +181,6 @@ def _login_from_env(service, definition, connection: str, params: dict[str, str]
 def _login_api_key(
     service, definition, connection: str, args: argparse.Namespace, params: dict[str, str]
 ) -> int:
-    from authsome.importing import store_api_key
-
     if args.api_key_stdin:
         key = sys.stdin.read()
     elif sys.stdin.isatty():
@@ -191,7 +189,7 @@ def _login_api_key(
         key = getpass.getpass(f"{definition.display_name} API key (input hidden): ")
     else:
         raise UsageError("no API key: pipe it in with --api-key-stdin")
-    store_api_key(service, definition.name, connection, key, params, event="login")
+    service.store_api_key(definition.name, connection, key, event="login", params=params)
     _say(f"Stored the {definition.display_name} API key ({connection}).")
     return 0
 
