@@ -31,7 +31,7 @@ AUTH_LINE = b"Proxy-Authorization: " + CRED + b"\r\n"
 PATIENCE = 8.0  # seconds a stalled client may hold a connection in these tests
 
 
-async def _header(provider: str, connection: str, force: bool) -> tuple[str, str]:
+def _header(provider: str, connection: str, force: bool) -> tuple[str, str]:
     return "Authorization", "Bearer limits-token"
 
 
@@ -48,11 +48,11 @@ async def _with_proxy(probe, limits: Limits | None = None):
         CRED,
         limits=limits,
     )
-    port = await server.start()
+    port = server.start()
     try:
         return await probe(port)
     finally:
-        await server.aclose()
+        await asyncio.to_thread(server.close)
 
 
 async def _exchange(port: int, data: bytes, timeout: float = 10) -> bytes:

@@ -75,7 +75,7 @@ class Harness:
         def upstream_tls() -> ssl.SSLContext:
             return ssl.create_default_context(cafile=str(self.pki["ca"]))
 
-        async def header(provider: str, connection: str, force: bool) -> tuple[str, str]:
+        def header(provider: str, connection: str, force: bool) -> tuple[str, str]:
             return "Authorization", "Bearer harness-token"
 
         self.proxy = ProxyServer(
@@ -86,12 +86,12 @@ class Harness:
             CRED,
             limits=self.limits,
         )
-        self.proxy_port = await self.proxy.start()
+        self.proxy_port = self.proxy.start()
         self.client_ctx = ssl.create_default_context(cadata=self.proxy.ca.cert_pem.decode())
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.proxy.aclose()
+        await asyncio.to_thread(self.proxy.close)
         self.upstream.close()
         await self.upstream.wait_closed()
 

@@ -91,7 +91,7 @@ def test_client_leaving_mid_exchange_closes_the_upstream(pki, handler, leave, re
             after = await h.settle(baseline)
             assert (h.opened, h.closed) == (3, 3)
             assert after == baseline, f"{after - baseline} fds left open"
-            assert h.proxy._tasks == set()  # every client task has finished
+            assert h.proxy.active() == 0  # every client connection's thread has finished
         return h.errors
 
     errors = asyncio.run(scenario())

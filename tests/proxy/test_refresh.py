@@ -4,9 +4,7 @@ token source of our own: the retry logic and the refusal of CR/LF header values.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 
 import httpx
@@ -74,7 +72,7 @@ class Tokens:
         self.values = list(values)
         self.calls: list[bool] = []
 
-    async def __call__(self, provider, connection, force_refresh):
+    def __call__(self, provider, connection, force_refresh):
         self.calls.append(force_refresh)
         if force_refresh and len(self.values) > 1:
             self.values.pop(0)
@@ -82,10 +80,9 @@ class Tokens:
 
 
 def _serve(tokens: Tokens, port: int, pki) -> tuple[str, callable]:
-    """The proxy engine alone on a loop in a thread; returns (proxy url, stop)."""
+    """The proxy engine alone on its threads; returns (proxy url, stop)."""
     import ssl
 
-    loop = asyncio.new_event_loop()
     routes = RouteTable([Route("t", "default", (API_HOST,))])
     server = ProxyServer(
         routes,
@@ -94,16 +91,8 @@ def _serve(tokens: Tokens, port: int, pki) -> tuple[str, callable]:
         Pool(Resolver({(API_HOST, port): "127.0.0.1"}), lambda: _ctx(ssl, pki)),
         basic_credential("u", "p"),
     )
-    bound = loop.run_until_complete(server.start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    def stop():
-        asyncio.run_coroutine_threadsafe(server.aclose(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-
-    return f"http://u:p@127.0.0.1:{bound}", stop, server
+    bound = server.start()
+    return f"http://u:p@127.0.0.1:{bound}", server.close, server
 
 
 def _strict(cafile):

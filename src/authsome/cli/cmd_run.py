@@ -123,7 +123,7 @@ def run(args) -> int:
     for warning in warnings:
         print(f"authsome run: {warning}", file=sys.stderr)
 
-    # Audit lines are written off the event loop (a shared vault logs over the network),
+    # Audit lines are written off the proxy threads (a shared vault logs over the network),
     # in order and in batches, and all of them before we exit.
     record = audit.Batcher()
 

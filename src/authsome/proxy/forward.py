@@ -1,46 +1,49 @@
 """Forwarding one request/response exchange to the real server (SPEC §6.1, §6.5).
 
-Bodies stream in both directions, event by event: nothing is buffered whole except
-the (small) body of a GET/HEAD that may be retried once after a 401. Every way out of
-`Forwarder.forward` leaves the upstream connection either back in the pool, in a clean
-state, or closed, and the body pump (if one was needed) finished and its outcome read.
+Runs on the client connection's thread with blocking sockets. Bodies stream in both
+directions piece by piece: nothing is buffered whole except the (small) body of a
+GET/HEAD that may be retried once after a 401. What is ready is written in one piece
+(head and body of a short answer are one TLS record and one system call); we write
+whenever we would otherwise wait, so server-sent events stay live.
+
+Every way out of `Forwarder.forward` leaves the upstream connection back in the pool
+after a complete exchange, or closed.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
-import h11
+import select
+from collections.abc import Callable
 
 from authsome.errors import AuthsomeError
 
-from .http11 import (
-    NETWORK_ERRORS,
-    ClientGone,
-    HeaderRefused,
-    Peer,
-    answer,
-    answer_error,
-    drain_body,
-    encode_header,
-    end_to_end,
-    forwarded_request,
-    forwarded_response,
-    take_buffered_body,
-)
+from .conn import NETWORK_ERRORS, Closed, Conn
+from .http11 import ClientGone, HeaderRefused, encode_header, end_to_end, simple_response
 from .limits import HIGH_WATER, Limits
 from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout
+from .wire import (
+    CHUNKED,
+    END,
+    NO_BODY,
+    UNTIL_CLOSE,
+    Head,
+    ParseError,
+    body_bytes,
+    end_bytes,
+    request_head,
+    response_head,
+)
 
 # (provider, connection, force_refresh) -> (header name, header value)
-HeaderSource = Callable[[str, str, bool], Awaitable[tuple[str, str]]]
+HeaderSource = Callable[[str, str, bool], tuple[str, str]]
 AuditSink = Callable[..., None]
 Route = tuple[str, str]
 
 RETRY_BODY_LIMIT = 1 << 20  # a GET/HEAD body we keep for the retry after a 401
 # A stale pooled connection is retried on a fresh one only for these (RFC 9110 §9.2.2).
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
-UPLOAD_FINISH = 1.0  # after the answer, how long an upload may take to finish sending
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CLOSE = (b"connection", b"close")
 
 
 class Forwarder:
@@ -60,73 +63,169 @@ class Forwarder:
         # (name, value) -> encoded and checked; the same token serves many requests
         self._encoded: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
-    async def forward(self, peer: Peer, req: h11.Request, origin: Origin, route: Route | None):
-        """Send `req` (its body read from `peer`) to `origin` and relay the answer."""
-        if peer.conn.they_are_waiting_for_100_continue:
-            peer.send_nowait(h11.InformationalResponse(status_code=100, headers=[]))
+    def forward(self, client: Conn, req: Head, origin: Origin, route: Route | None) -> bool:
+        """Send `req` (its body read from `client`) to `origin` and relay the answer.
+        True if the client connection can carry another request."""
+        limits = self.limits
+        if req.framing != NO_BODY and _expects_continue(req):
+            client.send(CONTINUE, limits.idle_timeout)
         inject = None
         if route is not None:
             try:
-                inject = self._encode(await self.get_header(route[0], route[1], False))
+                inject = self._encode(self.get_header(route[0], route[1], False))
             except (AuthsomeError, HeaderRefused) as exc:
-                await drain_body(peer, self.limits.body_timeout)
                 self.warn(f"{route[0]}/{route[1]}: {exc}")
-                await answer(peer, 502, f"authsome: {route[0]}: {exc}")
-                return
+                drain_body(client, limits.body_timeout)
+                answer(client, 502, f"authsome: {route[0]}: {exc}", limits.idle_timeout)
+                return req.keep_alive
         headers = end_to_end(req.headers, inject[0].lower() if inject else b"")
         retryable = route is not None and req.method in (b"GET", b"HEAD")
-        if retryable:
-            body, complete = await self._read_body(peer), True
-        else:
-            body, complete = take_buffered_body(peer)
-        up: Peer | None = None
-        pump: asyncio.Task | None = None
-        status, clean = 0, False
+        body, complete = (
+            (read_body(client, limits.body_timeout), True) if retryable else take_queued(client)
+        )
+        status, retried = 0, False
+        up: Conn | None = None
         try:
-            retried = False
             while True:
-                up, reused = await self._acquire(peer, origin)
-                if up is None:
-                    return
-                out = forwarded_request(
-                    req.method, req.target, [*headers, inject] if inject else headers
-                )
                 try:
-                    resp, pump = await self._exchange(peer, up, out, body, complete)
+                    up, reused = self.pool.acquire(origin)
                 except UpstreamError as exc:
-                    up.abort()
+                    answer_error(client, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc))
+                    return False
+                up.reader.head_only = req.method == b"HEAD"
+                try:
+                    resp, complete = self._exchange(
+                        client, up, req, [*headers, inject] if inject else headers, body, complete
+                    )
+                except (UpstreamError, *NETWORK_ERRORS, Closed, ParseError) as exc:
+                    self.pool.discard(up)
                     up = None
                     if reused and complete and req.method in IDEMPOTENT:
                         continue  # a stale keep-alive connection: once more on a fresh one
-                    if isinstance(exc, UpstreamTimeout):
-                        await answer_error(peer, 504, f"authsome: {origin[1]}: {exc}")
+                    if isinstance(exc, TimeoutError | UpstreamTimeout):
+                        text = f"no answer within {limits.upstream_read_timeout:g} s"
+                        answer_error(client, 504, f"authsome: {origin[1]}: {text}")
                     else:
-                        await answer_error(peer, 502, f"authsome: {origin[1]}: {exc}")
-                    return
-                status = resp.status_code
+                        reason = str(exc) or "closed the connection without an answer"
+                        answer_error(client, 502, f"authsome: {origin[1]}: {reason}")
+                    return False
+                status = resp.status
                 if status == 401 and retryable and not retried and route is not None:
-                    fresh = await self._refreshed(route)
+                    fresh = self._refreshed(route)
                     if fresh is not None:
                         retried, inject = True, fresh
-                        await self._discard(up, origin)
+                        self._discard(up, origin)
                         up = None
                         continue
                 break
-            await self._relay(peer, up, resp)
-            if pump is not None and not await self._upload_finished(peer, pump):
-                peer.close()  # answered before the whole body: neither side can be reused
-                return
-            clean = True
+            keep = self._relay(client, up, req, resp) and complete
+            if resp.keep_alive and not up.reader.in_message:
+                self.pool.release(origin, up)
+            else:
+                self.pool.discard(up)
+            up = None
+            return keep
         finally:
-            if pump is not None:
-                await _settle(pump)
-            if up is not None:
-                if clean:
-                    self.pool.release(origin, up)
-                else:
-                    up.abort()
+            if up is not None:  # left by an exception: mid-exchange, not reusable
+                self.pool.discard(up)
             if route is not None and status:
                 self._audit(route, req, origin, status)
+
+    def _exchange(
+        self, client: Conn, up: Conn, req: Head, headers, body: list[bytes], complete: bool
+    ) -> tuple[Head, bool]:
+        """Send the request, then read the answer's head (1xx skipped). Returns it and
+        whether the whole request body went out (a server may answer before the end)."""
+        limits, framing = self.limits, req.framing
+        out = [request_head(req.method, req.target, headers)]
+        out += [body_bytes(framing, piece) for piece in body]
+        if complete:
+            out.append(end_bytes(framing))
+        try:
+            up.send(b"".join(out), limits.upstream_read_timeout)
+            if not complete:
+                complete = self._pump(client, up, framing)
+        except NETWORK_ERRORS:
+            if complete:
+                raise
+            complete = False  # the server stopped reading the upload: it may have answered
+        while True:
+            event = up.next_event(limits.upstream_read_timeout)
+            if not isinstance(event, Head):
+                raise UpstreamError("sent a body without a head")
+            if event.status >= 200:
+                return event, complete
+            if event.status == 101:
+                raise UpstreamError("switched protocols, which the proxy does not relay")
+            if up.next_event(limits.upstream_read_timeout) is not END:
+                raise UpstreamError("sent a body with an interim answer")
+
+    def _pump(self, client: Conn, up: Conn, framing: int) -> bool:
+        """Stream the rest of the request body to the server. True once it is all sent;
+        False as soon as the server answers first (413, 401 mid-upload)."""
+        events, timeout = client.reader.events, self.limits.body_timeout
+        while True:
+            while events:
+                event = events.popleft()
+                if event is END:
+                    up.send(end_bytes(framing), self.limits.upstream_read_timeout)
+                    return True
+                if not isinstance(event, bytes):
+                    raise ClientGone()
+                up.send(body_bytes(framing, event), self.limits.upstream_read_timeout)
+            if up.readable_now():
+                return False
+            if not client.readable_now():
+                ready, _, _ = select.select([client.sock, up.sock], [], [], timeout)
+                if not ready:
+                    raise ClientGone()  # the upload stalled past the body timeout
+                if up.sock in ready and up.poll():
+                    return False  # the server answered (or gave up) before the end
+                if client.sock not in ready:
+                    continue
+            try:
+                if not client.receive(timeout):
+                    raise ClientGone()
+            except (ParseError, TimeoutError, *NETWORK_ERRORS):
+                raise ClientGone() from None
+
+    def _relay(self, client: Conn, up: Conn, req: Head, resp: Head) -> bool:
+        """Stream the answer to the child; True if its connection stays usable."""
+        framing = resp.framing
+        headers = end_to_end(resp.headers)
+        keep = req.keep_alive and framing != UNTIL_CLOSE
+        if framing == CHUNKED and req.version == "1.0":
+            framing = UNTIL_CLOSE  # an HTTP/1.0 client cannot read chunks: send them bare
+            headers = [(n, v) for n, v in headers if n != b"transfer-encoding"]
+            keep = False
+        if not keep:
+            headers.append(CLOSE)
+        out = [response_head(resp.status, resp.reason, headers)]
+        size = 0
+        events = up.reader.events
+        timeout = self.limits.upstream_read_timeout
+        while True:
+            while events:
+                event = events.popleft()
+                if event is END:
+                    out.append(end_bytes(framing))
+                    _send_to_client(client, out)
+                    return keep
+                if not isinstance(event, bytes):
+                    raise ClientGone()  # a second answer to one request
+                out.append(body_bytes(framing, event))
+                size += len(event)
+                if size > HIGH_WATER:
+                    _send_to_client(client, out)
+                    size = 0
+            _send_to_client(client, out)
+            size = 0
+            try:
+                up.receive(timeout)
+            except (ParseError, TimeoutError, *NETWORK_ERRORS):
+                raise ClientGone() from None  # the child must see a truncated message
+            if up.closed and not events:
+                raise ClientGone()
 
     def _encode(self, header: tuple[str, str]) -> tuple[bytes, bytes]:
         hit = self._encoded.get(header)
@@ -136,7 +235,7 @@ class Forwarder:
             hit = self._encoded[header] = encode_header(*header)
         return hit
 
-    def _audit(self, route: Route, req: h11.Request, origin: Origin, status: int) -> None:
+    def _audit(self, route: Route, req: Head, origin: Origin, status: int) -> None:
         if self.audit is None:
             return
         try:
@@ -152,146 +251,97 @@ class Forwarder:
         except Exception as exc:  # an audit failure must be seen, not kill the request
             self.warn(f"audit log: {exc}")
 
-    async def _acquire(self, peer: Peer, origin: Origin) -> tuple[Peer | None, bool]:
+    def _refreshed(self, route: Route) -> tuple[bytes, bytes] | None:
         try:
-            return await self.pool.acquire(origin)
-        except UpstreamError as exc:
-            await drain_body(peer, self.limits.body_timeout)
-            await answer_error(peer, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc))
-            return None, False
-
-    async def _exchange(
-        self, peer: Peer, up: Peer, req: h11.Request, body: list, complete: bool
-    ) -> tuple[h11.Response, asyncio.Task | None]:
-        """Send the request and read the response head (1xx skipped). The body is `body`,
-        then, unless `complete`, the rest streamed from the child by a concurrent pump: a
-        server may answer (413, 401) before the upload is done. UpstreamError if the
-        server fails; ClientGone if the child went away mid-upload."""
-        pump: asyncio.Task | None = None
-        try:
-            up.queue(req)
-            for chunk in body:
-                up.queue(chunk)
-            if complete:
-                up.queue(h11.EndOfMessage())
-            await up.flush()
-            if not complete:
-                pump = asyncio.create_task(self._pump_body(peer, up))
-            while True:
-                event = await up.next_event(self.limits.upstream_read_timeout)
-                if isinstance(event, h11.Response):
-                    return event, pump
-                if not isinstance(event, h11.InformationalResponse):
-                    raise UpstreamError("closed the connection without an answer")
-        except TimeoutError:
-            await _settle(pump)
-            raise UpstreamTimeout(f"no answer within {self.limits.upstream_read_timeout:g} s")
-        except NETWORK_ERRORS as exc:
-            if pump is not None and await _settle(pump) is not None:
-                raise ClientGone() from None  # the child left mid-upload
-            raise UpstreamError(str(exc) or type(exc).__name__) from None
-
-    async def _pump_body(self, peer: Peer, up: Peer) -> None:
-        try:
-            while True:
-                event = await peer.next_event(self.limits.body_timeout)
-                if isinstance(event, h11.Data):
-                    up.queue(event)
-                    await up.flush()
-                elif isinstance(event, h11.EndOfMessage):
-                    up.queue(event)
-                    await up.flush()
-                    return
-                else:
-                    raise ClientGone()
-        except BaseException:
-            # The server must not wait for a body that will never come; this also wakes
-            # the exchange that waits for its answer.
-            up.abort()
-            raise
-
-    async def _upload_finished(self, peer: Peer, pump: asyncio.Task) -> bool:
-        """After relaying the answer: did the whole upload reach the server?"""
-        if not pump.done() and peer.conn.their_state is h11.DONE:
-            # The body is all read and its end is on its way to the server.
-            await asyncio.wait([pump], timeout=UPLOAD_FINISH)
-        return pump.done() and not pump.cancelled() and pump.exception() is None
-
-    async def _relay(self, peer: Peer, up: Peer, resp: h11.Response) -> None:
-        """Stream the response to the child, each upstream chunk as soon as it arrives
-        (we write whenever we would otherwise wait: server-sent events stay live)."""
-        headers = end_to_end(resp.headers)
-        peer.queue(forwarded_response(resp, headers))
-        conn, timeout = up.conn, self.limits.upstream_read_timeout
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                await peer.flush()
-                try:
-                    event = await up.next_event(timeout)
-                except (TimeoutError, *NETWORK_ERRORS):
-                    event = None
-            if isinstance(event, h11.Data):
-                peer.queue(event)
-                if peer.pending() > HIGH_WATER:
-                    await peer.flush()
-            elif isinstance(event, h11.EndOfMessage):
-                peer.queue(event)
-                await peer.flush()
-                return
-            else:  # upstream died mid-body: the child must see a truncated message
-                raise ClientGone()
-
-    async def _refreshed(self, route: Route) -> tuple[bytes, bytes] | None:
-        try:
-            return self._encode(await self.get_header(route[0], route[1], True))
+            return self._encode(self.get_header(route[0], route[1], True))
         except (AuthsomeError, HeaderRefused) as exc:
             self.warn(f"{route[0]}/{route[1]}: refresh after 401 failed: {exc}")
             return None
 
-    async def _discard(self, up: Peer, origin: Origin) -> None:
+    def _discard(self, up: Conn, origin: Origin) -> None:
         """Read and drop a response body so the connection can be reused (or close it)."""
         size = 0
         try:
             while True:
-                event = await up.next_event(self.limits.upstream_read_timeout)
-                if isinstance(event, h11.Data):
-                    size += len(event.data)
-                    if size > RETRY_BODY_LIMIT:
-                        break
-                elif isinstance(event, h11.EndOfMessage):
+                event = up.next_event(self.limits.upstream_read_timeout)
+                if event is END:
                     self.pool.release(origin, up)
                     return
-                else:
+                if not isinstance(event, bytes):
                     break
-        except (TimeoutError, *NETWORK_ERRORS):
-            pass
-        up.abort()
-
-    async def _read_body(self, peer: Peer) -> list[h11.Data]:
-        chunks: list[h11.Data] = []
-        size = 0
-        while True:
-            event = await peer.next_event(self.limits.body_timeout)
-            if isinstance(event, h11.Data):
-                chunks.append(event)
-                size += len(event.data)
+                size += len(event)
                 if size > RETRY_BODY_LIMIT:
-                    raise ClientGone()  # a GET with a megabyte body: not worth serving
-            elif isinstance(event, h11.EndOfMessage):
+                    break
+        except (ParseError, Closed, *NETWORK_ERRORS):
+            pass
+        self.pool.discard(up)
+
+
+def _expects_continue(req: Head) -> bool:
+    return req.version == "1.1" and any(
+        n == b"expect" and v.strip().lower() == b"100-continue" for n, v in req.headers
+    )
+
+
+def _send_to_client(client: Conn, out: list[bytes]) -> None:
+    if out:
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        try:
+            client.send(data, None)
+        except NETWORK_ERRORS:
+            raise ClientGone() from None
+
+
+def read_body(client: Conn, timeout: float) -> list[bytes]:
+    """The whole (small) request body; ClientGone past RETRY_BODY_LIMIT or at EOF."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            event = client.next_event(timeout)
+            if event is END:
                 return chunks
-            else:
+            if not isinstance(event, bytes):
                 raise ClientGone()
+            chunks.append(event)
+            size += len(event)
+            if size > RETRY_BODY_LIMIT:
+                raise ClientGone()  # a GET with a megabyte body: not worth serving
+    except (Closed, ParseError, *NETWORK_ERRORS):
+        raise ClientGone() from None
 
 
-async def _settle(task: asyncio.Task | None) -> BaseException | None:
-    """Finish `task` (cancelled if still running) and read its outcome, so asyncio
-    never reports an exception nobody retrieved. Returns its exception, if any."""
-    if task is None:
-        return None
-    if not task.done():
-        task.cancel()
-        await asyncio.wait([task])
-    if task.cancelled():
-        return None
-    return task.exception()
+def take_queued(client: Conn) -> tuple[list[bytes], bool]:
+    """The request body pieces already parsed, without waiting; and whether that is all
+    of it (always so for a request without a body: its END is queued with its head)."""
+    events = client.reader.events
+    chunks: list[bytes] = []
+    while events:
+        event = events.popleft()
+        if event is END:
+            return chunks, True
+        chunks.append(event)
+    return chunks, False
+
+
+def drain_body(client: Conn, timeout: float | None) -> None:
+    """Read and drop the rest of the request body (ClientGone if it never ends)."""
+    try:
+        while client.next_event(timeout) is not END:
+            pass
+    except (Closed, ParseError, *NETWORK_ERRORS):
+        raise ClientGone() from None
+
+
+def answer(client: Conn, status: int, text: str, timeout: float | None, extra=()) -> None:
+    """A short text/plain response from the proxy itself."""
+    client.send(simple_response(status, text, list(extra)), timeout)
+
+
+def answer_error(client: Conn, status: int, text: str) -> None:
+    """An error answer (the response has not started), then the connection ends."""
+    try:
+        client.send(simple_response(status, text, [CLOSE]), 5.0)
+    except NETWORK_ERRORS:
+        pass

@@ -1,9 +1,9 @@
-"""`authsome run`: the proxy on a background event loop, the child in the foreground.
+"""`authsome run`: the proxy on background threads, the child in the foreground.
 
 The main thread owns the child: it forwards SIGINT, SIGTERM and SIGHUP, waits, and
-returns the child's status (128+N for a signal). The proxy runs on an asyncio loop in
-a daemon thread. The temporary directory holds only public material (the CA
-certificate and the trust bundle) and is removed on every exit path we can catch.
+returns the child's status (128+N for a signal). The proxy serves on daemon threads.
+The temporary directory holds only public material (the CA certificate and the trust
+bundle) and is removed on every exit path we can catch.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from .ca import CertAuthority
 from .childenv import child_env, user_ca_files
 from .routes import RouteTable
 
-# The event loop, h11 and the server load in the proxy thread while the child starts:
-# the listening socket is bound here first, so early connections wait in its backlog.
+# The server's modules load in the proxy thread while the child starts: the listening
+# socket is bound here first, so early connections wait in its backlog.
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PROXY_USER = "authsome"
@@ -68,19 +68,17 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
 
 
 class ProxyThread:
-    """The proxy on an event loop in a daemon thread, serving a pre-bound socket."""
+    """The proxy's accept loop on a daemon thread, serving a pre-bound socket."""
 
     def __init__(self, make_server: Callable[[], object]) -> None:
         self._make_server = make_server
-        # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted sockets (no 40 ms
-        # Nagle/delayed-ACK stalls per request).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(128)
         self.port: int = self._sock.getsockname()[1]
-        self._loop = None
-        self._stop = None
-        self._stopping = threading.Event()
+        self._server = None
+        self._lock = threading.Lock()
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="authsome-proxy", daemon=True)
 
     def start(self) -> int:
@@ -88,32 +86,29 @@ class ProxyThread:
         return self.port
 
     def _run(self) -> None:
-        import asyncio
-
-        self._loop = asyncio.new_event_loop()
         try:
-            self._loop.run_until_complete(self._serve())
+            server = self._make_server()
+            with self._lock:
+                if self._stopping:
+                    return
+                self._server = server
+            server.serve(self._sock)  # type: ignore[attr-defined]
         except Exception as exc:  # the child then sees refused requests; say why
-            if not self._stopping.is_set():
+            if not self._stopping:
                 print(f"authsome run: the proxy stopped: {exc}", file=sys.stderr, flush=True)
 
-    async def _serve(self) -> None:
-        import asyncio
-
-        server = self._make_server()
-        self._stop = asyncio.Event()
-        await server.start(sock=self._sock)
-        if not self._stopping.is_set():
-            await self._stop.wait()
-        await server.aclose()
-
     def stop(self) -> None:
-        self._stopping.set()
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and self._thread.is_alive():
-            loop.call_soon_threadsafe(stop.set)
-            self._thread.join(5)
+        with self._lock:
+            self._stopping = True
+            server = self._server
+        if server is not None:
+            server.close()  # type: ignore[attr-defined]
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes an accept() close() missed
+        except OSError:
+            pass
         self._sock.close()
+        self._thread.join(5)
 
 
 def exit_status(returncode: int) -> int:

@@ -1,4 +1,5 @@
-"""The injecting proxy: asyncio + h11 (SPEC §6.1, §6.4, §6.5).
+"""The injecting proxy: a thread per client connection, blocking sockets, httptools
+(SPEC §6.1, §6.4, §6.5).
 
 A client connection starts in plain HTTP. Every request must carry the per-run
 `Proxy-Authorization` (else 407 on a connection that stays open, so clients such as
@@ -10,40 +11,32 @@ git retry on it). Then:
 - CONNECT to any other host: a blind TCP tunnel (403 with `--deny-unmatched`);
 - a plain `http://` request: forwarded as is, never with a token.
 
-Forwarding one exchange lives in forward.py; the limits (head size, header and idle
-timeouts, upstream timeouts) in limits.py.
+Why threads: one child rarely holds more than a few connections, and a blocking
+exchange is a handful of system calls with OpenSSL on the socket itself; asyncio's
+TLS (memory BIOs in Python) alone cost more than a third of the throughput here.
+Forwarding one exchange lives in forward.py; the limits in limits.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import h11
-
 from .ca import CertAuthority
-from .forward import AuditSink, Forwarder, HeaderSource
-from .http11 import (
-    NETWORK_ERRORS,
-    ClientGone,
-    Peer,
-    answer,
-    answer_error,
-    authority,
-    drain_body,
-    proxy_authorized,
-    split_authority,
-)
+from .conn import NETWORK_ERRORS, Closed, Conn
+from .forward import AuditSink, Forwarder, HeaderSource, answer, answer_error, drain_body
+from .http11 import ClientGone, authority, proxy_authorized, split_authority
 from .limits import Limits
 from .routes import RouteTable
-from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout, open_stream
+from .upstream import Pool, UpstreamError, UpstreamTimeout, open_socket
+from .wire import Head, ParseError, Reader, Upgrade
 
 PROXY_AUTH_CHALLENGE = (b"proxy-authenticate", b'Basic realm="authsome"')
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+ESTABLISHED = b"HTTP/1.1 200 Connection Established\r\n\r\n"
 SHUTDOWN_GRACE = 2.0  # seconds open connections get to finish when the run ends
 
 
@@ -70,179 +63,254 @@ class ProxyServer:
         self.credential = credential  # the full expected Proxy-Authorization value
         self.deny_unmatched = deny_unmatched
         self.limits = limits or Limits()
+        self.warn = warn
         pool.connect_timeout = self.limits.upstream_connect_timeout
         self.forwarder = Forwarder(pool, get_header, self.limits, audit, warn)
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._sock: socket.socket | None = None
+        self._closing = False
+        self._lock = threading.Lock()
+        self._live: set[Conn] = set()  # client-side connections, to wake them at close
+        self._threads: set[threading.Thread] = set()
+        self._acceptor: threading.Thread | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, sock=None) -> int:
-        """Listen on host:port, or on an already bound `sock`; returns the port."""
-        if sock is not None:
-            self._server = await asyncio.start_server(self._client, sock=sock, limit=2**20)
-        else:
-            self._server = await asyncio.start_server(self._client, host, port, limit=2**20)
-        return self._server.sockets[0].getsockname()[1]
+    def start(self, host: str = "127.0.0.1", port: int = 0, sock=None) -> int:
+        """Listen on host:port, or on an already bound `sock`; returns the port. Serving
+        happens on daemon threads."""
+        if sock is None:
+            sock = socket.create_server((host, port), backlog=128)
+        self._acceptor = threading.Thread(
+            target=self.serve, args=(sock,), name="authsome-proxy", daemon=True
+        )
+        self._acceptor.start()
+        return sock.getsockname()[1]
 
-    async def aclose(self) -> None:
-        """Stop listening, end every open connection, and wait for their tasks."""
-        if self._server is not None:
-            self._server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
-        self.pool.close()
+    def serve(self, sock: socket.socket) -> None:
+        """Accept connections on `sock` until `close` (on the calling thread)."""
+        self._sock = sock
+        while not self._closing:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                if self._closing:
+                    return
+                threading.Event().wait(0.05)  # out of fds: let some close first
+                continue
+            thread = threading.Thread(target=self._client, args=(conn,), daemon=True)
+            with self._lock:
+                self._threads.add(thread)
+            thread.start()
+
+    def close(self) -> None:
+        """Stop listening, end every open connection, and wait a little for their threads."""
+        self._closing = True
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes accept()
+            except OSError:
+                pass
+        with self._lock:
+            live, threads = list(self._live), list(self._threads)
+        for conn in live:
+            conn.shutdown()
+        self.pool.shutdown()
+        if self._acceptor is not None:
+            self._acceptor.join(SHUTDOWN_GRACE)
+        for thread in threads:
+            thread.join(SHUTDOWN_GRACE / max(1, len(threads)))
+        if self._sock is not None:
+            self._sock.close()
+
+    def active(self) -> int:
+        """Client connections still being served."""
+        with self._lock:
+            return len(self._threads)
+
+    def _track(self, conn: Conn, on: bool) -> None:
+        with self._lock:
+            if on:
+                self._live.add(conn)
+            else:
+                self._live.discard(conn)
+        if on and self._closing:
+            conn.shutdown()
 
     # -- the plain-HTTP side facing the child ---------------------------------------
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._tasks.add(task)  # type: ignore[arg-type]
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        peer = Peer(reader, writer, h11.SERVER, self.limits.max_head)
-        try:
-            while True:
-                event = await self._next_request(peer)
-                if event is None:
-                    return
-                if not proxy_authorized(event.headers, self.credential):
-                    await drain_body(peer, self.limits.body_timeout)
-                    await answer(peer, 407, "proxy credential required", [PROXY_AUTH_CHALLENGE])
-                elif event.method == b"CONNECT":
-                    if await self._connect(peer, event):
-                        return  # the connection became a tunnel and is finished
-                else:
-                    await self._plain_http(peer, event)
-                if not peer.reusable():
-                    return
-        except h11.RemoteProtocolError as exc:  # a malformed body from the child
-            await answer_error(peer, exc.error_status_hint, "bad request")
-        except (*NETWORK_ERRORS, ClientGone, TimeoutError):
-            pass
-        except asyncio.CancelledError:
-            pass  # the run is ending (aclose)
-        finally:
-            peer.close()
-            self._tasks.discard(task)  # type: ignore[arg-type]
-
-    async def _next_request(self, peer: Peer) -> h11.Request | None:
-        """The next request head within the idle and header timeouts, else None (after
-        a 408, 431 or 400 where one is due)."""
+    def _client(self, sock: socket.socket) -> None:
         limits = self.limits
         try:
-            event = await peer.next_head(limits.idle_timeout, limits.header_timeout)
-        except TimeoutError:
-            if peer.conn.their_state is h11.IDLE and peer.conn.trailing_data[0]:
-                with contextlib.suppress(*NETWORK_ERRORS):
-                    peer.writer.write(TIMED_OUT)  # a head started and never finished
-            return None
-        except h11.RemoteProtocolError as exc:
-            await answer_error(peer, exc.error_status_hint, "bad request")
-            return None
-        if not isinstance(event, h11.Request):
-            return None
-        # h11 bounds only a head that arrives in pieces; one read can hold a whole one.
-        fields = event.headers
-        if len(event.target) > limits.max_head:
-            await answer_error(peer, 414, "request target too long")
-            return None
-        if len(fields) > limits.max_header_fields:
-            await answer_error(peer, 431, "too many header fields")
-            return None
-        if sum(len(n) + len(v) for n, v in fields) + len(event.target) > limits.max_head:
-            await answer_error(peer, 431, "request head too large")
-            return None
-        return event
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        conn = Conn(sock, Reader(False, limits.max_head, limits.max_header_fields))
+        self._track(conn, True)
+        try:
+            while True:
+                head = self._next_request(conn)
+                if head is None:
+                    return
+                if not proxy_authorized(head.headers, self.credential):
+                    drain_body(conn, limits.body_timeout)
+                    if head.method == b"CONNECT":
+                        _refused_tunnel(conn)
+                    answer(
+                        conn, 407, "proxy credential required", limits.idle_timeout,
+                        [PROXY_AUTH_CHALLENGE],
+                    )  # fmt: skip
+                    keep = head.keep_alive
+                elif head.method == b"CONNECT":
+                    keep = self._connect(conn, head)
+                else:
+                    keep = self._plain_http(conn, head)
+                if not keep:
+                    return
+        except (ClientGone, Closed, ParseError, *NETWORK_ERRORS):
+            pass
+        except Exception as exc:  # a bug must cost one connection, not the run
+            self.warn(f"proxy: internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self._track(conn, False)
+            conn.close()
+            with self._lock:
+                self._threads.discard(threading.current_thread())
 
-    async def _connect(self, peer: Peer, req: h11.Request) -> bool:
-        """Handle CONNECT; True when the connection was handed over (tunnel or TLS)."""
-        await drain_body(peer, self.limits.body_timeout)
+    def _next_request(self, conn: Conn) -> Head | None:
+        """The next request head within the idle and header timeouts, else None (after
+        a 408, 431, 414 or 400 where one is due)."""
+        limits = self.limits
+        try:
+            event = conn.next_head(limits.idle_timeout, limits.header_timeout)
+        except TimeoutError:
+            if conn.reader.in_message:  # a head started and never finished
+                try:
+                    conn.send(TIMED_OUT, 5.0)
+                except NETWORK_ERRORS:
+                    pass
+            return None
+        except ParseError as exc:
+            answer_error(conn, exc.status, str(exc) if exc.status != 400 else "bad request")
+            return None
+        return event if isinstance(event, Head) else None
+
+    def _connect(self, conn: Conn, req: Head) -> bool:
+        """Handle CONNECT; True if the connection stays a plain proxy connection."""
+        drain_body(conn, self.limits.body_timeout)
+        timeout = self.limits.idle_timeout
         try:
             host, port = split_authority(req.target.decode("ascii"), 443)
         except (ValueError, UnicodeDecodeError):
-            await answer(peer, 400, "bad CONNECT target")
-            return False
+            _refused_tunnel(conn)
+            answer(conn, 400, "bad CONNECT target", timeout)
+            return req.keep_alive
         if self.routes.intercepts(authority(host, port)):
-            await peer.send(h11.Response(status_code=200, headers=[]))
-            await self._intercept(peer, host, port)
-            return True
+            conn.send(ESTABLISHED, timeout)
+            if not _tunnel_bytes(conn):  # else TLS sent before our 200: cannot splice it in
+                self._intercept(conn, host, port)
+            return False
         if self.deny_unmatched:
-            await answer(peer, 403, f"authsome: {host} is not an API host of a connection")
-            return False
+            _refused_tunnel(conn)
+            answer(conn, 403, f"authsome: {host} is not an API host of a connection", timeout)
+            return req.keep_alive
         try:
-            up_reader, up_writer = await open_stream(
-                host, port, self.pool.resolver, None, self.pool.connect_timeout
-            )
+            up = open_socket(host, port, self.pool.resolver, None, self.pool.connect_timeout)
         except UpstreamError as exc:
-            await answer(peer, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc))
-            return False
-        await peer.send(h11.Response(status_code=200, headers=[]))
-        await _splice(peer, up_reader, up_writer)
-        return True
+            _refused_tunnel(conn)
+            answer(conn, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc), timeout)
+            return req.keep_alive
+        conn.send(ESTABLISHED, timeout)
+        self._splice(conn, up, _tunnel_bytes(conn))
+        return False
 
-    async def _plain_http(self, peer: Peer, req: h11.Request) -> None:
+    def _plain_http(self, conn: Conn, req: Head) -> bool:
         url = urlsplit(req.target.decode("ascii", "replace"))
         if url.scheme != "http" or not url.hostname:
-            await drain_body(peer, self.limits.body_timeout)
-            await answer(peer, 400, "authsome: expected an absolute http:// URL or CONNECT")
-            return
-        port = url.port or 80
+            drain_body(conn, self.limits.body_timeout)
+            text = "authsome: expected an absolute http:// URL or CONNECT"
+            answer(conn, 400, text, self.limits.idle_timeout)
+            return req.keep_alive
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        headers = list(req.headers)
-        if not any(n == b"host" for n, _ in headers):
-            headers.append((b"host", url.netloc.encode()))
-        forward = h11.Request(method=req.method, target=target.encode(), headers=headers)
-        origin = ("http", url.hostname.lower(), port)
-        await self.forwarder.forward(peer, forward, origin, route=None)
+        forward = _copy_head(req)
+        forward.target = target.encode()
+        if not any(n == b"host" for n, _ in req.headers):
+            forward.headers = [*req.headers, (b"host", url.netloc.encode())]
+        origin = ("http", url.hostname.lower(), url.port or 80)
+        return self.forwarder.forward(conn, forward, origin, route=None)
 
     # -- the intercepted side ---------------------------------------------------------
 
-    async def _intercept(self, peer: Peer, host: str, port: int) -> None:
-        leftover, _ = peer.conn.trailing_data
-        if leftover:
-            return  # a client that sent TLS before our 200: we cannot splice it in
+    def _intercept(self, conn: Conn, host: str, port: int) -> None:
+        limits = self.limits
         try:
             ctx = self.ca.context_for(host)  # a few ms once per host, then cached
-            await peer.writer.start_tls(ctx, ssl_handshake_timeout=self.limits.header_timeout)
-        except (TimeoutError, *NETWORK_ERRORS):
+            conn.sock.settimeout(limits.header_timeout)
+            tls = ctx.wrap_socket(conn.sock, server_side=True)
+        except (ValueError, *NETWORK_ERRORS):
             return  # the child refused our certificate or went away
-        inner = Peer(peer.reader, peer.writer, h11.SERVER, self.limits.max_head)
-        origin: Origin = ("https", host, port)
+        inner = Conn(tls, Reader(False, limits.max_head, limits.max_header_fields))
+        self._track(inner, True)
+        origin = ("https", host, port)
         route_for = self.routes.matcher(authority(host, port))  # one lookup per connection
         try:
             while True:
-                event = await self._next_request(inner)
-                if event is None:
+                head = self._next_request(inner)
+                if head is None:
                     return
-                path = event.target.decode("ascii", "replace")
-                await self.forwarder.forward(inner, event, origin, route_for(path))
-                if not inner.reusable():
+                path = head.target.decode("ascii", "replace")
+                if not self.forwarder.forward(inner, head, origin, route_for(path)):
                     return
-        except h11.RemoteProtocolError as exc:
-            await answer_error(inner, exc.error_status_hint, "bad request")
+        finally:
+            self._track(inner, False)
+            inner.close()
 
-
-async def _splice(peer: Peer, up_reader: asyncio.StreamReader, up_writer) -> None:
-    """Copy bytes both ways until both sides are done (a blind tunnel)."""
-    leftover, _ = peer.conn.trailing_data
-    if leftover:
-        up_writer.write(leftover)
-
-    async def copy(reader: asyncio.StreamReader, writer) -> None:
+    def _splice(self, conn: Conn, up: socket.socket, rest: bytes) -> None:
+        """Copy bytes both ways until both sides are done (a blind tunnel)."""
+        client = conn.sock
+        client.settimeout(None)
+        upstream = Conn(up, Reader(True))  # only for `_track`: close wakes it
+        self._track(upstream, True)
         try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-            if writer.can_write_eof():
-                writer.write_eof()
-        except NETWORK_ERRORS:
-            writer.close()
+            if rest:
+                up.sendall(rest)
+            back = threading.Thread(target=_copy, args=(up, client), daemon=True)
+            back.start()
+            _copy(client, up)
+            back.join()
+        except OSError:
+            pass
+        finally:
+            self._track(upstream, False)
+            upstream.abort()
 
+
+def _copy(src: socket.socket, dst: socket.socket) -> None:
+    """One direction of a tunnel; passes the half-close on."""
     try:
-        await asyncio.gather(copy(peer.reader, up_writer), copy(up_reader, peer.writer))
-    finally:
-        up_writer.close()
+        while data := src.recv(65536):
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _tunnel_bytes(conn: Conn) -> bytes:
+    """What the client sent after its CONNECT head (before our answer)."""
+    events = conn.reader.events
+    return events.popleft().rest if events and isinstance(events[0], Upgrade) else b""
+
+
+def _refused_tunnel(conn: Conn) -> None:
+    """No tunnel after all: what followed the CONNECT is the next request."""
+    rest = _tunnel_bytes(conn)
+    if rest:
+        conn.reader.feed(rest)
+
+
+def _copy_head(head: Head) -> Head:
+    out = Head()
+    for name in Head.__slots__:
+        setattr(out, name, getattr(head, name))
+    return out

@@ -2,11 +2,13 @@
 
 The service decrypts the vault (and refreshes under the connection lock) on every
 call; the proxy asks once per request, so it keeps each header until shortly before
-the token's expiry and calls the service in a worker thread only then.
+the token's expiry and calls the service only then. Called from the proxy's
+connection threads.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 MIN_TTL = 120  # a token handed to a request stays valid for at least this long
@@ -24,7 +26,7 @@ class _Entry:
 
 
 class ServiceHeaders:
-    """`await source(provider, connection, force_refresh) -> (header name, value)`."""
+    """`source(provider, connection, force_refresh) -> (header name, value)`."""
 
     def __init__(self, service=None, min_ttl: int = MIN_TTL) -> None:
         self._service = service  # None: a CredentialService, made on first use
@@ -32,21 +34,14 @@ class ServiceHeaders:
         self._cache: dict[tuple[str, str], _Entry] = {}
         # One service call at a time: refreshes are rare, and the service's vault
         # handle is then never used by two threads at once.
-        self._lock = None
+        self._lock = threading.Lock()
 
-    async def __call__(
-        self, provider: str, connection: str, force_refresh: bool
-    ) -> tuple[str, str]:
+    def __call__(self, provider: str, connection: str, force_refresh: bool) -> tuple[str, str]:
         key = (provider, connection)
         hit = self._cache.get(key)
-        now = time.monotonic()
-        if hit is not None and not force_refresh and now < hit.fresh_until:
+        if hit is not None and not force_refresh and time.monotonic() < hit.fresh_until:
             return hit.name, hit.value
-        import asyncio  # here, not at import: `authsome run` loads asyncio off the main path
-
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        with self._lock:
             hit = self._cache.get(key)
             now = time.monotonic()
             if hit is not None:
@@ -54,12 +49,8 @@ class ServiceHeaders:
                     return hit.name, hit.value
                 if force_refresh and hit.forced and now - hit.fetched_at < FORCED_GRACE:
                     return hit.name, hit.value  # several 401s at once: one refresh
-            cred = await asyncio.to_thread(
-                self._get,
-                provider,
-                connection,
-                min_ttl=self._min_ttl,
-                force_refresh=force_refresh,
+            cred = self._get(
+                provider, connection, min_ttl=self._min_ttl, force_refresh=force_refresh
             )
             name, value = next(iter(cred.headers.items()))
             left = cred.expires_in

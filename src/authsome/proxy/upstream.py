@@ -4,15 +4,16 @@ for http://), honouring `--resolve`, and kept alive in a small pool per origin.
 
 from __future__ import annotations
 
-import asyncio
+import select
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 
-import h11
-
-from .http11 import Peer
+from .conn import Conn
 from .limits import UPSTREAM_CONNECT_TIMEOUT
+from .wire import Reader
 
 IDLE_LIMIT = 8  # idle connections kept per origin
 IDLE_SECONDS = 50.0  # below the usual 60 s server keep-alive timeout
@@ -38,37 +39,45 @@ class Resolver:
         return self.mapping.get((host.lower(), port), host)
 
 
-async def open_stream(
+def open_socket(
     host: str,
     port: int,
     resolver: Resolver,
     tls: ssl.SSLContext | None,
     timeout: float = UPSTREAM_CONNECT_TIMEOUT,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP (and TLS verified against `host`, whatever address it resolved to)."""
+) -> socket.socket:
+    """TCP (and TLS verified against `host`, whatever address it resolved to), blocking."""
     addr = resolver.address(host, port)
+    sock = None
     try:
-        return await asyncio.wait_for(
-            asyncio.open_connection(
-                addr,
-                port,
-                ssl=tls,
-                server_hostname=host if tls else None,
-                limit=2**20,
-            ),
-            timeout,
-        )
+        sock = socket.create_connection((addr, port), timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname=host)  # handshakes within `timeout`
+        return sock
     except ssl.SSLCertVerificationError as exc:
+        _close(sock)
         raise UpstreamError(f"{host}:{port}: TLS verification failed: {exc.verify_message}")
     except TimeoutError:
+        _close(sock)
         raise UpstreamTimeout(f"{host}:{port}: no connection within {timeout:g} s")
     except (OSError, ssl.SSLError) as exc:
+        _close(sock)
         reason = str(exc) or type(exc).__name__
         raise UpstreamError(f"{host}:{port}: cannot connect: {reason}")
 
 
+def _close(sock: socket.socket | None) -> None:
+    if sock is not None:
+        sock.close()
+
+
 class Pool:
-    """Keep-alive upstream connections, one list of idle peers per origin."""
+    """Keep-alive upstream connections, one list of idle ones per origin; thread-safe.
+
+    Every connection it opened and has not seen closed is in `_open`, so `shutdown`
+    can wake the threads blocked on them when the run ends.
+    """
 
     def __init__(
         self,
@@ -80,42 +89,77 @@ class Pool:
         self.connect_timeout = connect_timeout
         self._tls_factory = tls
         self._tls: ssl.SSLContext | None = None
-        self._idle: dict[Origin, list[tuple[float, Peer]]] = {}
+        self._lock = threading.Lock()
+        self._idle: dict[Origin, list[tuple[float, Conn]]] = {}
+        self._open: set[Conn] = set()
 
     def tls(self) -> ssl.SSLContext:
         # Built on first use: loading the system store costs time `authsome run` need not
         # spend before the child starts.
-        if self._tls is None:
-            self._tls = self._tls_factory()
-        return self._tls
+        with self._lock:
+            if self._tls is None:
+                self._tls = self._tls_factory()
+            return self._tls
 
-    async def acquire(self, origin: Origin) -> tuple[Peer, bool]:
-        """A ready peer for `origin`, and whether it was reused from the pool."""
-        idle = self._idle.get(origin, [])
+    def acquire(self, origin: Origin) -> tuple[Conn, bool]:
+        """A ready connection to `origin`, and whether it was reused from the pool."""
         now = time.monotonic()
-        while idle:
-            since, peer = idle.pop()
-            if now - since < IDLE_SECONDS and not peer.reader.at_eof():
-                return peer, True
-            peer.abort()
+        with self._lock:
+            idle = self._idle.get(origin)
+            while idle:
+                since, conn = idle.pop()
+                if now - since < IDLE_SECONDS and not _closed_by_peer(conn):
+                    return conn, True
+                self._open.discard(conn)
+                conn.abort()
         scheme, host, port = origin
         tls = self.tls() if scheme == "https" else None
-        reader, writer = await open_stream(host, port, self.resolver, tls, self.connect_timeout)
-        return Peer(reader, writer, h11.CLIENT), False
+        sock = open_socket(host, port, self.resolver, tls, self.connect_timeout)
+        conn = Conn(sock, Reader(response=True))
+        with self._lock:
+            self._open.add(conn)
+        return conn, False
 
-    def release(self, origin: Origin, peer: Peer) -> None:
-        """Back to the pool if the exchange finished cleanly, else closed."""
-        if peer.writer.is_closing() or not peer.reusable():
-            peer.abort()
+    def release(self, origin: Origin, conn: Conn) -> None:
+        """Back to the pool after a complete exchange (the caller checked), else closed."""
+        reader = conn.reader
+        if conn.closed or reader.in_message or reader.events:
+            self.discard(conn)
             return
-        idle = self._idle.setdefault(origin, [])
-        if len(idle) >= IDLE_LIMIT:
-            peer.close()
-            return
-        idle.append((time.monotonic(), peer))
+        with self._lock:
+            idle = self._idle.setdefault(origin, [])
+            if len(idle) < IDLE_LIMIT:
+                idle.append((time.monotonic(), conn))
+                return
+            self._open.discard(conn)
+        conn.close()
 
-    def close(self) -> None:
-        for idle in self._idle.values():
-            for _, peer in idle:
-                peer.close()
-        self._idle.clear()
+    def discard(self, conn: Conn) -> None:
+        with self._lock:
+            self._open.discard(conn)
+        conn.abort()
+
+    def shutdown(self) -> None:
+        """Wake every thread blocked on an upstream connection, close the idle ones."""
+        with self._lock:
+            idle = [conn for entries in self._idle.values() for _, conn in entries]
+            busy = [conn for conn in self._open if conn not in set(idle)]
+            self._idle.clear()
+            self._open.clear()
+        for conn in busy:
+            conn.shutdown()
+        for conn in idle:
+            conn.close()
+
+    close = shutdown
+
+
+def _closed_by_peer(conn: Conn) -> bool:
+    """An idle connection the server has closed (or sent stray bytes on): not reusable."""
+    if conn.closed:
+        return True
+    try:
+        ready, _, _ = select.select([conn.sock], [], [], 0)
+        return bool(ready) and conn.poll()
+    except (OSError, ValueError):
+        return True
