@@ -278,3 +278,58 @@ def test_envfmt_render_refuses_bad_names(variables, fmt):
     assert all(envfmt.ENV_NAME.match(n) for n in variables)
     if fmt == "json":
         assert json.loads(out) == variables
+
+
+# -- the proxy's HTTP/1.1 reader ------------------------------------------------------
+
+HTTP_PIECES = st.sampled_from(
+    [
+        b"GET / HTTP/1.1\r\n",
+        b"POST /x HTTP/1.1\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\n",
+        b"HTTP/1.1 200 OK\r\n",
+        b"Host: a\r\n",
+        b"Content-Length: 3\r\n",
+        b"Content-Length: -1\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"\r\n",
+        b"3\r\nabc\r\n",
+        b"0\r\n\r\n",
+        b"ffffffffffffffffff\r\n",
+        b"abc",
+        b"\n",
+        b" folded\r\n",
+    ]
+)
+
+
+@given(
+    pieces=st.lists(HTTP_PIECES | st.binary(max_size=40), max_size=12),
+    response=st.booleans(),
+    cut=st.integers(1, 50),
+)
+def test_wire_reader_any_bytes(pieces, response, cut):
+    """Any byte stream, read in any pieces: events in message order, or ParseError."""
+    from authsome.proxy.wire import END, Head, ParseError, Reader, Upgrade
+
+    tally("proxy.wire.Reader")
+    data = b"".join(pieces)
+    reader = Reader(response, max_head=256, max_fields=8)
+    try:
+        for i in range(0, len(data), cut):
+            reader.feed(data[i : i + cut])
+        reader.closed()
+    except ParseError as exc:
+        assert exc.status in (400, 414, 431)
+        return
+    expect_head = True
+    for event in reader.events:
+        if isinstance(event, Upgrade):
+            break
+        if expect_head:
+            assert isinstance(event, Head)
+            expect_head = False
+        elif event is END:
+            expect_head = True
+        else:
+            assert isinstance(event, bytes)
