@@ -29,7 +29,9 @@ def record(event: str, **fields) -> None:
 
 
 def _write(entries: list[dict]) -> None:
-    entries = [e for e in entries if not _to_shared(e)]
+    shared = _shared()  # once per batch: it reads the config file
+    if shared is not None:
+        entries = [e for e in entries if not _to_shared(shared, e)]
     if not entries:
         return
     data = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
@@ -85,15 +87,22 @@ class Batcher:
         self._flush()
 
 
-def _to_shared(entry: dict) -> bool:
-    """Insert into the shared vault's audit table when one is configured."""
+def _shared():
+    """The shared vault's backend when one is configured, else None."""
     from authsome.errors import AuthsomeError
     from authsome.vault.backends import shared_backend
 
     try:
-        shared = shared_backend()
-        if shared is None:
-            return False
+        return shared_backend()
+    except AuthsomeError:
+        return None
+
+
+def _to_shared(shared, entry: dict) -> bool:
+    """Insert into the shared vault's audit table; False if that failed."""
+    from authsome.errors import AuthsomeError
+
+    try:
         shared.audit(entry)
     except AuthsomeError:
         return False

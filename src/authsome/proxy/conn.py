@@ -2,20 +2,30 @@
 
 The proxy serves each client connection on its own thread with blocking sockets: a
 request/response exchange is then a handful of system calls, with OpenSSL working on
-the sockets directly (no event loop, no memory BIOs). Timeouts are socket timeouts,
-set only when they change (each change is a system call).
+the sockets directly (no event loop, no memory BIOs).
+
+Timeouts: Python's socket timeouts cost a poll() before every write and a failed read
+plus a poll() before most reads. So sockets stay blocking, each operation posts a
+deadline, and one watchdog thread shuts down the socket of an operation past its
+deadline (the operation then fails and is reported as TimeoutError). Only a request
+head that arrives in pieces is read with a socket timeout, because the proxy answers
+that one with a 408 on the same connection.
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
+import threading
 import time
 
 from .limits import READ_SIZE
 from .wire import Reader
 
 NETWORK_ERRORS = (OSError, ssl.SSLError)  # socket.timeout is TimeoutError, an OSError
+WATCH_TICK = 0.25  # how late a timeout may fire
+_EOF = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 class Closed(Exception):
@@ -23,28 +33,35 @@ class Closed(Exception):
 
 
 class Conn:
-    __slots__ = ("_timeout", "closed", "reader", "sock")
+    __slots__ = ("closed", "deadline", "expired", "reader", "sock")
 
     def __init__(self, sock: socket.socket, reader: Reader) -> None:
+        if sock.gettimeout() is not None:
+            sock.settimeout(None)
         self.sock = sock
         self.reader = reader
         self.closed = False  # EOF seen
-        self._timeout: float | None = sock.gettimeout()
-
-    def _set_timeout(self, timeout: float | None) -> None:
-        if timeout != self._timeout:
-            self.sock.settimeout(timeout)
-            self._timeout = timeout
+        self.deadline = 0.0  # when the operation in progress times out (0: none)
+        self.expired = False  # the watchdog cut an operation short
+        WATCHDOG.add(self)
 
     def receive(self, timeout: float | None) -> bool:
         """One read into the reader; False at EOF. TimeoutError after `timeout` s."""
         if self.closed:
             return False
-        self._set_timeout(timeout)
+        self.deadline = time.monotonic() + timeout if timeout else 0.0
         try:
             data = self.sock.recv(READ_SIZE)
-        except (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+        except _EOF:
             data = b""
+        except OSError:
+            if self.expired:
+                raise TimeoutError() from None
+            raise
+        finally:
+            self.deadline = 0.0
+        if self.expired:
+            raise TimeoutError()
         if not data:
             self.closed = True
             self.reader.closed()
@@ -62,34 +79,60 @@ class Conn:
 
     def next_head(self, idle: float, header: float):
         """The next message's head: its first byte within `idle` seconds, the rest within
-        `header` seconds of that; None at a clean EOF between messages."""
+        `header` seconds of that; None at a clean EOF between messages. TimeoutError
+        with the connection still usable for a 408 if the head stalled."""
         events = self.reader.events
-        if events:
-            return events.popleft()
-        deadline = time.monotonic() + idle
-        started = False
-        while not events:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError()
-            if not self.receive(left):
-                if events:
-                    break
-                if self.reader.in_message:
-                    raise Closed()
-                return None
-            if not started and self.reader.in_message:
-                started = True
-                deadline = min(deadline, time.monotonic() + header)
+        if not events and not self.receive(idle) and not events:
+            if self.reader.in_message:
+                raise Closed()
+            return None
+        if not events:  # a head begun, not finished: rare, and worth its system calls
+            deadline = time.monotonic() + header
+            try:
+                while not events:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError()
+                    self.sock.settimeout(left)
+                    try:
+                        data = self.sock.recv(READ_SIZE)
+                    except _EOF:
+                        data = b""
+                    if not data:
+                        self.closed = True
+                        self.reader.closed()
+                        raise Closed()
+                    self.reader.feed(data)
+            finally:
+                self.sock.settimeout(None)
         return events.popleft()
+
+    def waiting(self) -> bool:
+        """Something to read right now: queued events, bytes OpenSSL holds, or bytes (or
+        EOF) on the socket. One poll() at most."""
+        if self.reader.events or self.closed:
+            return True
+        pending = getattr(self.sock, "pending", None)
+        if pending is not None and pending():
+            return True
+        try:
+            ready, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(ready)
 
     def poll(self) -> bool:
         """Read what has arrived, without waiting: True if that is a message (or EOF).
         A readable TLS socket may hold only protocol records such as session tickets."""
+        if not self.waiting():
+            return False
+        self.sock.setblocking(False)
         try:
-            self.receive(0.0)
+            self.receive(None)
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             pass
+        finally:
+            self.sock.setblocking(True)
         return bool(self.reader.events) or self.closed
 
     def readable_now(self) -> bool:
@@ -101,22 +144,30 @@ class Conn:
 
     def send(self, data: bytes, timeout: float | None) -> None:
         if data:
-            self._set_timeout(timeout)
-            self.sock.sendall(data)
+            self.deadline = time.monotonic() + timeout if timeout else 0.0
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                if self.expired:
+                    raise TimeoutError() from None
+                raise
+            finally:
+                self.deadline = 0.0
 
-    def shutdown(self) -> None:
+    def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
         """Wake any thread blocked on this socket (the owner still closes it)."""
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(how)
         except OSError:
             pass
 
     def close(self) -> None:
         """Close, with a TLS close_notify where we can send one without waiting."""
+        WATCHDOG.discard(self)
         sock = self.sock
-        if isinstance(sock, ssl.SSLSocket):
+        if isinstance(sock, ssl.SSLSocket) and not self.expired:
             try:
-                sock.settimeout(0)
+                sock.setblocking(False)
                 sock.unwrap()
             except (OSError, ValueError):
                 pass
@@ -127,7 +178,44 @@ class Conn:
 
     def abort(self) -> None:
         """Close now: the peer sees a reset or EOF; the fd is released at once."""
+        WATCHDOG.discard(self)
         try:
             self.sock.close()
         except OSError:
             pass
+
+
+class Watchdog:
+    """Cuts off operations past their deadline: one thread for the whole process."""
+
+    def __init__(self, tick: float = WATCH_TICK) -> None:
+        self.tick = tick
+        self._conns: set[Conn] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, conn: Conn) -> None:
+        with self._lock:
+            self._conns.add(conn)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="authsome-proxy-timeouts", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, conn: Conn) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.tick)
+            now = time.monotonic()
+            with self._lock:
+                due = [c for c in self._conns if c.deadline and c.deadline < now]
+            for conn in due:
+                conn.expired = True
+                conn.shutdown()
+
+
+WATCHDOG = Watchdog()

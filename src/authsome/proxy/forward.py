@@ -203,23 +203,24 @@ class Forwarder:
         out = [response_head(resp.status, resp.reason, headers)]
         size = 0
         events = up.reader.events
-        timeout = self.limits.upstream_read_timeout
+        timeout, sending = self.limits.upstream_read_timeout, self.limits.idle_timeout
         while True:
             while events:
                 event = events.popleft()
                 if event is END:
                     out.append(end_bytes(framing))
-                    _send_to_client(client, out)
+                    _send_to_client(client, out, sending)
                     return keep
                 if not isinstance(event, bytes):
                     raise ClientGone()  # a second answer to one request
                 out.append(body_bytes(framing, event))
                 size += len(event)
                 if size > HIGH_WATER:
-                    _send_to_client(client, out)
+                    _send_to_client(client, out, sending)
                     size = 0
-            _send_to_client(client, out)
-            size = 0
+            if not up.waiting():  # about to wait: what we have goes out first (SSE)
+                _send_to_client(client, out, sending)
+                size = 0
             try:
                 up.receive(timeout)
             except (ParseError, TimeoutError, *NETWORK_ERRORS):
@@ -283,12 +284,12 @@ def _expects_continue(req: Head) -> bool:
     )
 
 
-def _send_to_client(client: Conn, out: list[bytes]) -> None:
+def _send_to_client(client: Conn, out: list[bytes], timeout: float) -> None:
     if out:
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         try:
-            client.send(data, None)
+            client.send(data, timeout)
         except NETWORK_ERRORS:
             raise ClientGone() from None
 

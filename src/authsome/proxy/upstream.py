@@ -4,7 +4,6 @@ for http://), honouring `--resolve`, and kept alive in a small pool per origin.
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 import threading
@@ -17,6 +16,9 @@ from .wire import Reader
 
 IDLE_LIMIT = 8  # idle connections kept per origin
 IDLE_SECONDS = 50.0  # below the usual 60 s server keep-alive timeout
+# Idle this long, a connection is checked for a close by the server before reuse (the
+# shortest common keep-alive timeout, gunicorn's, is 2 s).
+CHECK_AFTER = 1.0
 
 Origin = tuple[str, str, int]  # (scheme, host, port)
 
@@ -108,7 +110,10 @@ class Pool:
             idle = self._idle.get(origin)
             while idle:
                 since, conn = idle.pop()
-                if now - since < IDLE_SECONDS and not _closed_by_peer(conn):
+                idle_for = now - since
+                if idle_for < CHECK_AFTER or (
+                    idle_for < IDLE_SECONDS and not _closed_by_peer(conn)
+                ):
                     return conn, True
                 self._open.discard(conn)
                 conn.abort()
@@ -156,10 +161,7 @@ class Pool:
 
 def _closed_by_peer(conn: Conn) -> bool:
     """An idle connection the server has closed (or sent stray bytes on): not reusable."""
-    if conn.closed:
-        return True
     try:
-        ready, _, _ = select.select([conn.sock], [], [], 0)
-        return bool(ready) and conn.poll()
+        return conn.poll()
     except (OSError, ValueError):
         return True

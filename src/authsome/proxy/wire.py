@@ -98,6 +98,7 @@ class Reader:
         self._current: Head | None = None  # the message whose body is being read
         self._head_bytes = 0
         self._url = b""
+        self._size = 0
         self._method = b""
         self._parser = self._new_parser()
 
@@ -156,6 +157,7 @@ class Reader:
     def on_message_begin(self) -> None:
         self._head = Head()
         self._head_bytes = 0
+        self._size = 0
         self._url = b""
         self.in_message = True
 
@@ -168,9 +170,10 @@ class Reader:
         self._head.reason += status  # type: ignore[union-attr]
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        head = self._head
-        head.headers.append((name.lower(), value))  # type: ignore[union-attr]
-        if len(head.headers) > self.max_fields:  # type: ignore[union-attr]
+        headers = self._head.headers  # type: ignore[union-attr]
+        headers.append((name.lower(), value))
+        self._size += len(name) + len(value) + 4
+        if len(headers) > self.max_fields:
             raise ParseError("too many header fields", 431)
 
     def on_headers_complete(self) -> None:
@@ -183,8 +186,7 @@ class Reader:
         else:
             head.method = self._method = parser.get_method()  # type: ignore[union-attr]
             head.target = self._url  # type: ignore[union-attr]
-        size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in head.headers)  # type: ignore[union-attr]
-        if size > self.max_head:
+        if len(self._url) + self._size > self.max_head:
             raise ParseError("request head too large", 431)
         head.framing = _framing(head, self.response)  # type: ignore[arg-type]
         self.events.append(head)
