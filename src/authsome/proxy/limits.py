@@ -8,9 +8,9 @@ for a non-streaming completion), so the proxy never gives up before its client w
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
 
-MAX_HEAD = 64 * 1024  # request line + header fields (h11's max_incomplete_event_size)
+MAX_HEAD = 64 * 1024  # request line + header fields
 MAX_HEADER_FIELDS = 256  # Apache allows 100, Node.js 2,000
 HEADER_TIMEOUT = 30.0  # from the first byte of a request head (or TLS hello) to its end
 IDLE_TIMEOUT = 120.0  # a keep-alive client connection with no request in flight
@@ -22,8 +22,9 @@ READ_SIZE = 256 * 1024  # one socket read
 HIGH_WATER = 64 * 1024  # queued output before we wait for the socket to drain
 
 
-@attrs.frozen
-class Limits:
+class Limits(NamedTuple):
+    # Not attrs: the proxy thread loads this while `authsome run -- true` may already be
+    # waiting to stop it.
     max_head: int = MAX_HEAD
     max_header_fields: int = MAX_HEADER_FIELDS
     header_timeout: float = HEADER_TIMEOUT
