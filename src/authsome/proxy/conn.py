@@ -1,8 +1,9 @@
 """One side of a proxied conversation: a blocking socket (TLS or plain) and its reader.
 
 The proxy serves each client connection on its own thread with blocking sockets: a
-request/response exchange is then a handful of system calls, with OpenSSL working on
-the sockets directly (no event loop, no memory BIOs).
+request/response exchange is then a handful of system calls. TLS runs over memory BIOs
+that we fill with one large recv(): OpenSSL on a socket reads each record's 5-byte
+header and its body separately, two system calls per record.
 
 Timeouts: Python's socket timeouts cost a poll() before every write and a failed read
 plus a poll() before most reads. So sockets stay blocking, each operation posts a
@@ -33,17 +34,69 @@ class Closed(Exception):
 
 
 class Conn:
-    __slots__ = ("closed", "deadline", "expired", "reader", "sock")
+    __slots__ = ("_in", "_out", "closed", "deadline", "expired", "reader", "sock", "tls")
 
-    def __init__(self, sock: socket.socket, reader: Reader) -> None:
+    def __init__(
+        self, sock: socket.socket, reader: Reader, tls: ssl.SSLObject | None = None, bios=()
+    ) -> None:
         if sock.gettimeout() is not None:
             sock.settimeout(None)
-        self.sock = sock
+        self.sock = sock  # always the plain socket
+        self.tls = tls
+        self._in, self._out = bios or (None, None)
         self.reader = reader
         self.closed = False  # EOF seen
         self.deadline = 0.0  # when the operation in progress times out (0: none)
         self.expired = False  # the watchdog cut an operation short
         WATCHDOG.add(self)
+
+    @classmethod
+    def tls_over(
+        cls,
+        sock: socket.socket,
+        reader: Reader,
+        ctx: ssl.SSLContext,
+        timeout: float,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+    ) -> Conn:
+        """TLS over `sock`, handshake done within `timeout` s (ssl errors as wrap_socket)."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(incoming, outgoing, server_side, server_hostname)
+        sock.settimeout(timeout)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if outgoing.pending:
+                        sock.sendall(outgoing.read())
+                    data = sock.recv(READ_SIZE)
+                    if not data:
+                        raise ssl.SSLEOFError("EOF during the TLS handshake") from None
+                    incoming.write(data)
+            if outgoing.pending:
+                sock.sendall(outgoing.read())
+        finally:
+            sock.settimeout(None)
+        return cls(sock, reader, tls, (incoming, outgoing))
+
+    def _recv(self) -> bytes:
+        """Plaintext from one socket read (or from what OpenSSL and the BIO hold)."""
+        tls = self.tls
+        if tls is None:
+            return self.sock.recv(READ_SIZE)
+        while True:
+            try:
+                return tls.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                if self._out.pending:  # e.g. a KeyUpdate answer
+                    self.sock.sendall(self._out.read())
+                data = self.sock.recv(READ_SIZE)
+                if not data:
+                    return b""  # EOF without close_notify: a truncation the reader judges
+                self._in.write(data)
 
     def receive(self, timeout: float | None) -> bool:
         """One read into the reader; False at EOF. TimeoutError after `timeout` s."""
@@ -51,7 +104,7 @@ class Conn:
             return False
         self.deadline = time.monotonic() + timeout if timeout else 0.0
         try:
-            data = self.sock.recv(READ_SIZE)
+            data = self._recv()
         except _EOF:
             data = b""
         except OSError:
@@ -95,7 +148,7 @@ class Conn:
                         raise TimeoutError()
                     self.sock.settimeout(left)
                     try:
-                        data = self.sock.recv(READ_SIZE)
+                        data = self._recv()
                     except _EOF:
                         data = b""
                     if not data:
@@ -108,44 +161,63 @@ class Conn:
         return events.popleft()
 
     def waiting(self) -> bool:
-        """Something to read right now: queued events, bytes OpenSSL holds, or bytes (or
-        EOF) on the socket. One poll() at most."""
-        if self.reader.events or self.closed:
+        """Something to read right now: queued events, bytes TLS holds, or bytes (or
+        EOF) on the socket. One system call at most (which, over TLS, keeps the bytes)."""
+        if self.readable_now() or self.closed:
             return True
-        pending = getattr(self.sock, "pending", None)
-        if pending is not None and pending():
-            return True
+        if self.tls is None:
+            try:
+                ready, _, _ = select.select([self.sock], [], [], 0)
+            except (OSError, ValueError):
+                return True
+            return bool(ready)
         try:
-            ready, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(ready)
+            data = self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # the next read reports it
+        if data:
+            self._in.write(data)
+        else:
+            self._in.write_eof()
+        return True
 
     def poll(self) -> bool:
         """Read what has arrived, without waiting: True if that is a message (or EOF).
         A readable TLS socket may hold only protocol records such as session tickets."""
         if not self.waiting():
             return False
-        self.sock.setblocking(False)
+        if self.tls is None:
+            self.receive(None)  # readable: does not block
+            return bool(self.reader.events) or self.closed
         try:
-            self.receive(None)
-        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            pass
-        finally:
-            self.sock.setblocking(True)
+            data = self.tls.read(READ_SIZE)
+        except ssl.SSLWantReadError:
+            return bool(self.reader.events)
+        except _EOF:
+            data = b""
+        if data:
+            self.reader.feed(data)
+        else:
+            self.closed = True
+            self.reader.closed()
         return bool(self.reader.events) or self.closed
 
     def readable_now(self) -> bool:
-        """Bytes are waiting: queued events, or decrypted data OpenSSL holds."""
+        """Bytes are waiting without a system call: queued events, or TLS data held."""
         if self.reader.events:
             return True
-        pending = getattr(self.sock, "pending", None)
-        return bool(pending and pending())
+        tls = self.tls
+        return tls is not None and (tls.pending() > 0 or self._in.pending > 0)
 
     def send(self, data: bytes, timeout: float | None) -> None:
         if data:
             self.deadline = time.monotonic() + timeout if timeout else 0.0
             try:
+                if self.tls is not None:
+                    self.tls.write(data)
+                    data = self._out.read()
                 self.sock.sendall(data)
             except OSError:
                 if self.expired:
@@ -165,11 +237,15 @@ class Conn:
         """Close, with a TLS close_notify where we can send one without waiting."""
         WATCHDOG.discard(self)
         sock = self.sock
-        if isinstance(sock, ssl.SSLSocket) and not self.expired:
+        if self.tls is not None and not self.expired:
             try:
-                sock.setblocking(False)
-                sock.unwrap()
+                self.tls.unwrap()
             except (OSError, ValueError):
+                pass
+            try:
+                if self._out.pending:
+                    sock.send(self._out.read(), socket.MSG_DONTWAIT)
+            except OSError:
                 pass
         try:
             sock.close()

@@ -212,7 +212,7 @@ class ProxyServer:
             answer(conn, 403, f"authsome: {host} is not an API host of a connection", timeout)
             return req.keep_alive
         try:
-            up = open_socket(host, port, self.pool.resolver, None, self.pool.connect_timeout)
+            up = open_socket(host, port, self.pool.resolver, self.pool.connect_timeout)
         except UpstreamError as exc:
             _refused_tunnel(conn)
             answer(conn, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc), timeout)
@@ -240,13 +240,12 @@ class ProxyServer:
 
     def _intercept(self, conn: Conn, host: str, port: int) -> None:
         limits = self.limits
+        reader = Reader(False, limits.max_head, limits.max_header_fields)
         try:
             ctx = self.ca.context_for(host)  # a few ms once per host, then cached
-            conn.sock.settimeout(limits.header_timeout)
-            tls = ctx.wrap_socket(conn.sock, server_side=True)
+            inner = Conn.tls_over(conn.sock, reader, ctx, limits.header_timeout, server_side=True)
         except (ValueError, *NETWORK_ERRORS):
             return  # the child refused our certificate or went away
-        inner = Conn(tls, Reader(False, limits.max_head, limits.max_header_fields))
         self._track(inner, True)
         origin = ("https", host, port)
         route_for = self.routes.matcher(authority(host, port))  # one lookup per connection

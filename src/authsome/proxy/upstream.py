@@ -42,36 +42,44 @@ class Resolver:
 
 
 def open_socket(
+    host: str, port: int, resolver: Resolver, timeout: float = UPSTREAM_CONNECT_TIMEOUT
+) -> socket.socket:
+    """A TCP connection to host:port (or where `--resolve` sends it), blocking."""
+    try:
+        sock = socket.create_connection((resolver.address(host, port), port), timeout)
+    except OSError as exc:
+        raise _failure(host, port, timeout, exc) from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(None)
+    return sock
+
+
+def open_conn(
     host: str,
     port: int,
     resolver: Resolver,
     tls: ssl.SSLContext | None,
     timeout: float = UPSTREAM_CONNECT_TIMEOUT,
-) -> socket.socket:
-    """TCP (and TLS verified against `host`, whatever address it resolved to), blocking."""
-    addr = resolver.address(host, port)
-    sock = None
+) -> Conn:
+    """TCP (and TLS verified against `host`, whatever address it resolved to), the
+    handshake within `timeout` too."""
+    sock = open_socket(host, port, resolver, timeout)
+    if tls is None:
+        return Conn(sock, Reader(True))
     try:
-        sock = socket.create_connection((addr, port), timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls is not None:
-            sock = tls.wrap_socket(sock, server_hostname=host)  # handshakes within `timeout`
-        return sock
-    except ssl.SSLCertVerificationError as exc:
-        _close(sock)
-        raise UpstreamError(f"{host}:{port}: TLS verification failed: {exc.verify_message}")
-    except TimeoutError:
-        _close(sock)
-        raise UpstreamTimeout(f"{host}:{port}: no connection within {timeout:g} s")
-    except (OSError, ssl.SSLError) as exc:
-        _close(sock)
-        reason = str(exc) or type(exc).__name__
-        raise UpstreamError(f"{host}:{port}: cannot connect: {reason}")
-
-
-def _close(sock: socket.socket | None) -> None:
-    if sock is not None:
+        return Conn.tls_over(sock, Reader(True), tls, timeout, server_hostname=host)
+    except OSError as exc:
         sock.close()
+        raise _failure(host, port, timeout, exc) from None
+
+
+def _failure(host: str, port: int, timeout: float, exc: OSError) -> UpstreamError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return UpstreamError(f"{host}:{port}: TLS verification failed: {exc.verify_message}")
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout(f"{host}:{port}: no connection within {timeout:g} s")
+    reason = str(exc) or type(exc).__name__
+    return UpstreamError(f"{host}:{port}: cannot connect: {reason}")
 
 
 class Pool:
@@ -119,8 +127,7 @@ class Pool:
                 conn.abort()
         scheme, host, port = origin
         tls = self.tls() if scheme == "https" else None
-        sock = open_socket(host, port, self.resolver, tls, self.connect_timeout)
-        conn = Conn(sock, Reader(response=True))
+        conn = open_conn(host, port, self.resolver, tls, self.connect_timeout)
         with self._lock:
             self._open.add(conn)
         return conn, False
