@@ -18,8 +18,8 @@ MAX_BYTES = 8 * 1024 * 1024
 SECRET_FIELDS = {"access_token", "refresh_token", "api_key", "client_secret", "code", "password"}
 
 
-def _entry(event: str, fields: dict) -> dict:
-    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": event}
+def _entry(event: str, fields: dict, when: float | None = None) -> dict:
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)), "event": event}
     entry.update({k: v for k, v in fields.items() if k not in SECRET_FIELDS and v is not None})
     return entry
 
@@ -52,22 +52,23 @@ def _write(entries: list[dict]) -> None:
 class Batcher:
     """Audit events from a busy loop (the proxy), written in batches on one thread.
 
-    Calling it only appends to a list; a background thread writes what piled up every
-    `interval` seconds in one write, and `close` writes the rest before returning.
+    Calling it only appends to a list (the entries are formatted on the writing thread,
+    off the proxy's); a background thread writes what piled up every `interval` seconds
+    in one write, and `close` writes the rest before returning.
     """
 
     def __init__(self, interval: float = 0.2):
         import threading
 
         self._interval = interval
-        self._pending: list[dict] = []
+        self._pending: list[tuple[str, dict, float]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="authsome-audit", daemon=True)
         self._thread.start()
 
     def __call__(self, event: str, **fields) -> None:
-        entry = _entry(event, fields)
+        entry = (event, fields, time.time())
         with self._lock:
             self._pending.append(entry)
 
@@ -75,7 +76,7 @@ class Batcher:
         with self._lock:
             batch, self._pending = self._pending, []
         if batch:
-            _write(batch)
+            _write([_entry(*pending) for pending in batch])
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -87,16 +87,19 @@ class Conn:
         tls = self.tls
         if tls is None:
             return self.sock.recv(READ_SIZE)
+        incoming = self._in
         while True:
-            try:
-                return tls.read(READ_SIZE)
-            except ssl.SSLWantReadError:
-                if self._out.pending:  # e.g. a KeyUpdate answer
-                    self.sock.sendall(self._out.read())
-                data = self.sock.recv(READ_SIZE)
-                if not data:
-                    return b""  # EOF without close_notify: a truncation the reader judges
-                self._in.write(data)
+            if incoming.pending or tls.pending():  # else skip raising SSLWantReadError
+                try:
+                    return tls.read(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    pass
+            if self._out.pending:  # e.g. a KeyUpdate answer
+                self.sock.sendall(self._out.read())
+            data = self.sock.recv(READ_SIZE)
+            if not data:
+                return b""  # EOF without close_notify: a truncation the reader judges
+            incoming.write(data)
 
     def receive(self, timeout: float | None) -> bool:
         """One read into the reader; False at EOF. TimeoutError after `timeout` s."""
