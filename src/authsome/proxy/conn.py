@@ -105,17 +105,10 @@ class Conn:
         """One read into the reader; False at EOF. TimeoutError after `timeout` s."""
         if self.closed:
             return False
-        self.deadline = time.monotonic() + timeout if timeout else 0.0
         try:
-            data = self._recv()
+            data = self._timed(self._recv, timeout)
         except _EOF:
             data = b""
-        except OSError:
-            if self.expired:
-                raise TimeoutError() from None
-            raise
-        finally:
-            self.deadline = 0.0
         if self.expired:
             raise TimeoutError()
         if not data:
@@ -216,18 +209,25 @@ class Conn:
 
     def send(self, data: bytes, timeout: float | None) -> None:
         if data:
-            self.deadline = time.monotonic() + timeout if timeout else 0.0
-            try:
-                if self.tls is not None:
-                    self.tls.write(data)
-                    data = self._out.read()
-                self.sock.sendall(data)
-            except OSError:
-                if self.expired:
-                    raise TimeoutError() from None
-                raise
-            finally:
-                self.deadline = 0.0
+            self._timed(self._send, timeout, data)
+
+    def _send(self, data: bytes) -> None:
+        if self.tls is not None:
+            self.tls.write(data)
+            data = self._out.read()
+        self.sock.sendall(data)
+
+    def _timed(self, operation, timeout: float | None, *args):
+        """`operation(*args)` under the watchdog: TimeoutError if it cut it short."""
+        self.deadline = time.monotonic() + timeout if timeout else 0.0
+        try:
+            return operation(*args)
+        except OSError:
+            if self.expired:
+                raise TimeoutError() from None
+            raise
+        finally:
+            self.deadline = 0.0
 
     def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
         """Wake any thread blocked on this socket (the owner still closes it)."""
