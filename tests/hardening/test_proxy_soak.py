@@ -125,8 +125,9 @@ def test_proxy_soak_answers(soak):
     assert report["still_serves"]
     assert sum(report["outcomes"].values()) == report["requests"]
     assert "Traceback" not in stderr, stderr[-3000:]
-    # Bounded per connection: each side's stream buffer holds at most 1 MiB (limit=2**20),
-    # so a few MiB per open client connection plus a base; never the 10 MB bodies whole.
+    # Bounded per connection: a connection's thread holds at most a 256 KiB read (and a
+    # thread stack), so a few MiB per open client connection plus a base at most; never
+    # the 10 MB bodies whole.
     rss = report["rss_kb"]
     bound = (100 + 2 * report["max_client_connections_open"]) * 1024
     assert rss["peak"] - rss["before"] < bound, (rss, bound)

@@ -73,7 +73,7 @@ def test_chunked_body_is_decoded_and_framed_again():
     # what the proxy sends on parses back to the same message
     again = request_head(head.method, head.target, head.headers)
     again += b"".join(body_bytes(CHUNKED, b) for b in body) + end_bytes(CHUNKED)
-    head2, *body2, end2 = parse(again)
+    head2, *body2, _ = parse(again)
     assert head2.headers == head.headers and b"".join(body2) == b"hello world"
 
 
@@ -188,3 +188,23 @@ def test_writers():
     assert body_bytes(CHUNKED, b"abc") == b"3\r\nabc\r\n" and body_bytes(CHUNKED, b"") == b""
     assert body_bytes(LENGTH, b"abc") == b"abc"
     assert end_bytes(CHUNKED) == b"0\r\n\r\n" and end_bytes(LENGTH) == b""
+
+
+def test_switching_protocols_hands_over_what_follows():
+    data = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: x\r\n\r\n\x81\x05hello"
+    )
+    head, end, upgrade = parse(data, response=True)
+    assert (head.status, end) == (101, END)
+    assert isinstance(upgrade, Upgrade) and upgrade.rest == b"\x81\x05hello"
+
+
+def test_only_websocket_upgrades_are_passed_on():
+    from authsome.proxy.forward import websocket_upgrade
+
+    ws = [(b"connection", b"keep-alive, Upgrade"), (b"upgrade", b"websocket")]
+    assert websocket_upgrade(ws) == b"websocket"
+    assert websocket_upgrade([(b"connection", b"Upgrade"), (b"upgrade", b"h2c")]) is None
+    assert websocket_upgrade([(b"upgrade", b"websocket")]) is None  # Connection must name it
+    assert websocket_upgrade([(b"host", b"a")]) is None

@@ -118,6 +118,13 @@ class Conn:
         self.reader.feed(data)
         return True
 
+    def read_plain(self, timeout: float | None = None) -> bytes:
+        """Bytes as they come (decrypted), bypassing the HTTP reader; b"" at EOF."""
+        try:
+            return self._timed(self._recv, timeout)
+        except _EOF:
+            return b""
+
     def next_event(self, timeout: float | None = None):
         """The next event; Closed at EOF with nothing queued."""
         events = self.reader.events

@@ -18,8 +18,16 @@ from collections.abc import Callable
 from authsome.errors import AuthsomeError
 
 from .conn import NETWORK_ERRORS, Closed, Conn
-from .http11 import ClientGone, HeaderRefused, encode_header, end_to_end, simple_response
+from .http11 import (
+    ClientGone,
+    HeaderRefused,
+    encode_header,
+    end_to_end,
+    get_header,
+    simple_response,
+)
 from .limits import HIGH_WATER, Limits
+from .tunnel import splice_conns
 from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout
 from .wire import (
     CHUNKED,
@@ -28,6 +36,7 @@ from .wire import (
     UNTIL_CLOSE,
     Head,
     ParseError,
+    Upgrade,
     body_bytes,
     end_bytes,
     request_head,
@@ -79,6 +88,9 @@ class Forwarder:
                 answer(client, 502, f"authsome: {route[0]}: {exc}", limits.idle_timeout)
                 return req.keep_alive
         headers = end_to_end(req.headers, inject[0].lower() if inject else b"")
+        upgrade = websocket_upgrade(req.headers)
+        if upgrade:
+            headers += [(b"connection", b"upgrade"), (b"upgrade", upgrade)]
         retryable = route is not None and req.method in (b"GET", b"HEAD")
         body, complete = (
             (read_body(client, limits.body_timeout), True) if retryable else take_queued(client)
@@ -118,6 +130,9 @@ class Forwarder:
                         up = None
                         continue
                 break
+            if status == 101:
+                self._switch(client, up, resp)
+                return False
             keep = self._relay(client, up, req, resp) and complete
             if resp.keep_alive and not up.reader.in_message:
                 self.pool.release(origin, up)
@@ -156,7 +171,9 @@ class Forwarder:
             if event.status >= 200:
                 return event, complete
             if event.status == 101:
-                raise UpstreamError("switched protocols, which the proxy does not relay")
+                if any(name == b"upgrade" for name, _ in headers):
+                    return event, complete  # a WebSocket handshake accepted
+                raise UpstreamError("switched protocols unasked")
             if up.next_event(limits.upstream_read_timeout) is not END:
                 raise UpstreamError("sent a body with an interim answer")
 
@@ -228,6 +245,22 @@ class Forwarder:
             if up.closed and not events:
                 raise ClientGone()
 
+    def _switch(self, client: Conn, up: Conn, resp: Head) -> None:
+        """After a `101 Switching Protocols`: relay the answer, then bytes both ways
+        until either side closes (a WebSocket; the token went with its handshake)."""
+        upgrade = get_header(resp.headers, b"upgrade") or b"websocket"
+        headers = [*end_to_end(resp.headers), (b"connection", b"upgrade"), (b"upgrade", upgrade)]
+        events, rest = up.reader.events, b""
+        while events:
+            event = events.popleft()
+            if isinstance(event, Upgrade):
+                rest = event.rest
+        try:
+            client.send(response_head(101, resp.reason, headers) + rest, self.limits.idle_timeout)
+        except NETWORK_ERRORS:
+            raise ClientGone() from None
+        splice_conns(client, up)
+
     def _encode(self, header: tuple[str, str]) -> tuple[bytes, bytes]:
         hit = self._encoded.get(header)
         if hit is None:
@@ -276,6 +309,18 @@ class Forwarder:
         except (ParseError, Closed, *NETWORK_ERRORS):
             pass
         self.pool.discard(up)
+
+
+def websocket_upgrade(headers) -> bytes | None:
+    """The `Upgrade` value of a WebSocket handshake (RFC 6455 §4.1), else None: other
+    upgrades (h2c) are not passed on, so their later requests cannot go without a token."""
+    value = get_header(headers, b"upgrade")
+    if value is None or b"websocket" not in value.lower():
+        return None
+    connection = get_header(headers, b"connection") or b""
+    if b"upgrade" not in connection.lower():
+        return None
+    return value
 
 
 def _expects_continue(req: Head) -> bool:

@@ -31,6 +31,7 @@ from .forward import AuditSink, Forwarder, HeaderSource, answer, answer_error, d
 from .http11 import ClientGone, authority, proxy_authorized, split_authority
 from .limits import Limits
 from .routes import RouteTable
+from .tunnel import splice_sockets
 from .upstream import Pool, UpstreamError, UpstreamTimeout, open_socket
 from .wire import Head, ParseError, Reader, Upgrade
 
@@ -262,37 +263,16 @@ class ProxyServer:
             inner.close()
 
     def _splice(self, conn: Conn, up: socket.socket, rest: bytes) -> None:
-        """Copy bytes both ways until both sides are done (a blind tunnel)."""
-        client = conn.sock
-        client.settimeout(None)
-        upstream = Conn(up, Reader(True))  # only for `_track`: close wakes it
+        """A blind tunnel, tracked so that the end of the run ends it."""
+        upstream = Conn(up, Reader(True))
         self._track(upstream, True)
         try:
-            if rest:
-                up.sendall(rest)
-            back = threading.Thread(target=_copy, args=(up, client), daemon=True)
-            back.start()
-            _copy(client, up)
-            back.join()
+            splice_sockets(conn.sock, up, rest)
         except OSError:
             pass
         finally:
             self._track(upstream, False)
             upstream.abort()
-
-
-def _copy(src: socket.socket, dst: socket.socket) -> None:
-    """One direction of a tunnel; passes the half-close on."""
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-        dst.shutdown(socket.SHUT_WR)
-    except OSError:
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _tunnel_bytes(conn: Conn) -> bytes:

@@ -2,7 +2,8 @@
 this module frames. Pure: bytes in, events out; bytes out from parts.
 
 Events from `Reader.events`: a `Head`, then body pieces as `bytes`, then `END`; a
-CONNECT (or other upgrade) head is followed by an `Upgrade` holding the bytes after it.
+CONNECT request or a `101 Switching Protocols` answer is followed by an `Upgrade`
+holding the bytes after it (no longer HTTP/1.1).
 Bodies are handed over decoded (no chunk framing): the writer frames them again with
 `chunk()` when the head says chunked, so trailers are not passed on.
 
@@ -100,6 +101,7 @@ class Reader:
         self._url = b""
         self._size = 0
         self._method = b""
+        self._status = 0
         self._parser = self._new_parser()
 
     def _new_parser(self):
@@ -117,13 +119,13 @@ class Reader:
         except httptools.HttpParserUpgrade as exc:
             rest = data[exc.args[0] :]
             self._parser = self._new_parser()
-            if self.response or self._method != b"CONNECT":
-                # An Upgrade header we do not act on (the forwarded request drops it):
-                # what follows is the next message.
-                if rest:
-                    self.feed(rest)
+            if self._status == 101 if self.response else self._method == b"CONNECT":
+                self.events.append(Upgrade(rest))
                 return
-            self.events.append(Upgrade(rest))
+            # A request asking to upgrade: until an answer switches protocols, what
+            # follows is the next message.
+            if rest:
+                self.feed(rest)
             return
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
@@ -182,7 +184,7 @@ class Reader:
         head.version = parser.get_http_version()  # type: ignore[union-attr]
         head.keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
         if self.response:
-            head.status = parser.get_status_code()  # type: ignore[union-attr]
+            head.status = self._status = parser.get_status_code()  # type: ignore[union-attr]
         else:
             head.method = self._method = parser.get_method()  # type: ignore[union-attr]
             head.target = self._url  # type: ignore[union-attr]
