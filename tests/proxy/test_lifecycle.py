@@ -157,3 +157,49 @@ def _ppid(pid: int) -> int | None:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+SIGINT_COUNTER = r"""
+import signal, time
+# SIGINT blocked and taken with sigtimedwait: each one counts as soon as it arrives (a
+# second one sent while the first is still pending would merge with it).
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+print("ready", flush=True)
+count, end = 0, time.monotonic() + 2
+while (left := end - time.monotonic()) > 0:
+    if signal.sigtimedwait({signal.SIGINT}, left):
+        count += 1
+print("sigints", count, flush=True)
+"""
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_child_once(vault):
+    """^C goes to the terminal's whole foreground group, `authsome run` and its child:
+    run must not forward a second SIGINT (a Python child would see two interrupts)."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session leader on the pty, like a shell's job
+        try:
+            os.execv(tool("authsome"), [tool("authsome"), "run", "--", PY, "-c", SIGINT_COUNTER])
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"ready" not in out and time.monotonic() < deadline:
+            out += os.read(fd, 1024)
+        os.write(fd, b"\x03")  # ^C, as typed
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # EIO: the pty's other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"sigints 1\r\n" in out, out
+    assert os.waitstatus_to_exitcode(status) == 0, out

@@ -28,6 +28,7 @@ from .routes import RouteTable
 # socket is bound here first, so early connections wait in its backlog.
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FROM_TERMINAL = (signal.SIGINT, signal.SIGHUP)  # what a terminal sends its foreground group
 PROXY_USER = "authsome"
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
@@ -111,6 +112,23 @@ class ProxyThread:
         self._thread.join(5)
 
 
+def terminal_signals_child(pid: int) -> bool:
+    """Would a signal from our terminal (^C, a hangup) have reached `pid` as well? So it
+    does when we are the terminal's foreground process group and the child is in it."""
+    try:
+        if os.getpgid(pid) != os.getpgrp():
+            return False
+    except OSError:
+        return False
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def exit_status(returncode: int) -> int:
     """The shell's convention: a child killed by signal N gives 128+N."""
     return 128 - returncode if returncode < 0 else returncode
@@ -135,6 +153,8 @@ def run(
 
     def on_signal(signum: int, _frame) -> None:
         if child is not None and child.returncode is None:
+            if signum in FROM_TERMINAL and terminal_signals_child(child.pid):
+                return  # the terminal sent it to the child as well: once is enough
             try:
                 child.send_signal(signum)
             except ProcessLookupError:
