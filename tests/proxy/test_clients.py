@@ -133,6 +133,16 @@ def test_path_prefix_and_only(vault, upstream):
     assert auth_headers(upstream, 3) == [f"Bearer {TOKEN}"]
 
 
+def test_unbounded_regex_entry_is_named_at_start(vault):
+    write_provider(vault, "looseapi", ["regex:^api[0-9]+\\.internal$"])
+    store("looseapi", "tok-loose-1")
+    res = authsome_run("--", "true")
+    assert res.returncode == 0, res.stderr
+    assert "looseapi: api_url regex:^api[0-9]+\\.internal$ has no fixed domain suffix" in (
+        res.stderr
+    )
+
+
 def test_connection_pick(vault, upstream):
     store("testapi", "tok-work-33", connection="work")
     url = f"https://{API_HOST}:{upstream.port}/echo"

@@ -93,6 +93,10 @@ def test_routes():
     assert table.intercepts("api.b.test:443") and table.intercepts("api.a.test:443")
     assert not table.intercepts("evil.test:443")
     assert sorted(table.names()) == [".b.test", "api.a.test", "api.b.test"]
+    assert table.unbounded() == []
+    loose = RouteTable([Route("d", "default", ("regex:^api[0-9]+\\.internal$", "api.d.test"))])
+    assert loose.unbounded() == [("d", "regex:^api[0-9]+\\.internal$")]
+    assert not loose.intercepts("api7.internal:443") and loose.intercepts("api.d.test:443")
 
 
 def test_select_connections():

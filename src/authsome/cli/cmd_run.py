@@ -127,10 +127,17 @@ def run(args) -> int:
     # in order and in batches, and all of them before we exit.
     record = audit.Batcher()
 
+    table = RouteTable(routes)
+    for provider, entry in table.unbounded():
+        print(
+            f"authsome run: {provider}: api_url {entry} has no fixed domain suffix; "
+            "its hosts get a blind tunnel, without a token",
+            file=sys.stderr,
+        )
     try:
         return runner.run(
             command,
-            RouteTable(routes),
+            table,
             ServiceHeaders(),
             managed_vars=managed,
             resolve=resolve,

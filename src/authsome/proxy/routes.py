@@ -56,6 +56,15 @@ class RouteTable:
         route = self.match(host, "/")
         return lambda _path: route
 
+    def unbounded(self) -> list[tuple[str, str]]:
+        """(provider, entry) for each regex entry with no fixed domain suffix: the CA
+        cannot be constrained to it, so requests to such hosts are never intercepted."""
+        return [
+            (provider, entry)
+            for (provider, _), entry in self._candidates
+            if entry.startswith(REGEX_PREFIX) and not constraint_names([entry])
+        ]
+
     def names(self) -> list[str]:
         """What the run's CA is constrained to: every host (or regex domain) we may intercept."""
         return list(self._names)
