@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from authsome.errors import UsageError
+from authsome.providers.matching import compile_user_regex
 from authsome.providers.model import Provider
 
 
@@ -16,7 +15,7 @@ def check_api_key(provider: Provider, key: str) -> str:
     if any(c in key for c in "\r\n\0") or not key.isprintable():
         raise UsageError("the API key contains control characters")
     pattern = provider.api_key.key_pattern if provider.api_key else None
-    if pattern and not re.search(pattern, key):
+    if pattern and not compile_user_regex(pattern).search(key):
         raise UsageError(
             f"that does not look like an API key for {provider.display_name} (expected {pattern})"
         )

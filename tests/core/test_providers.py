@@ -86,6 +86,25 @@ def test_a_broken_user_file_is_reported_and_the_others_still_load(home, run):
     assert "oauth.token_url" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_an_odd_but_valid_key_pattern_loads_quietly(home, run):
+    """`re` warns about patterns such as `[[`; that warning is not the user's to read."""
+    (home / "providers").mkdir(parents=True)
+    definition = {
+        "name": "oddkey",
+        "display_name": "Odd",
+        "auth_type": "api_key",
+        "flow": "api_key",
+        "api_url": ["api.odd.test"],
+        "api_key": {"header_name": "X-Key", "header_prefix": None, "key_pattern": "^[[a-z]+$"},
+    }
+    (home / "providers" / "oddkey.json").write_text(json.dumps(definition))
+    r = run("authsome", "login", "oddkey", "--api-key-stdin", input="abc[\n")
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr
+    r = run("authsome", "list")
+    assert r.returncode == 0 and "oddkey" in r.stdout and r.stderr == ""
+
+
 @pytest.mark.parametrize(
     "data, field",
     [

@@ -27,7 +27,17 @@ def split_entry(entry: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+    return compile_user_regex(pattern, re.IGNORECASE)
+
+
+def compile_user_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A regex from a provider file: re.error if bad, and quiet about the FutureWarnings
+    `re` prints for odd but valid patterns (`[[`), which the user did not ask to see."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return re.compile(pattern, flags)
 
 
 def check_entry(entry: str) -> str | None:

@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from authsome.errors import ProviderError
-from authsome.providers.matching import check_entry
+from authsome.providers.matching import check_entry, compile_user_regex
 from authsome.providers.model import Provider
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -73,7 +73,7 @@ def check_provider(p: Provider) -> None:
         raise ProviderError("api_key providers use flow api_key", p.path, "flow")
     if p.api_key and p.api_key.key_pattern:
         try:
-            re.compile(p.api_key.key_pattern)
+            compile_user_regex(p.api_key.key_pattern)
         except re.error as exc:
             raise ProviderError(f"bad regex: {exc}", p.path, "api_key.key_pattern")
     for key, var in p.env.items():
