@@ -124,6 +124,44 @@ def test_missing_or_wrong_proxy_credential_gets_407_and_connection_stays():
     assert first.startswith(b"HTTP/1.1 407") and second.startswith(b"HTTP/1.1 407")
 
 
+def test_out_of_threads_refuses_one_connection_not_the_run(monkeypatch):
+    """A thread per client connection: when none can be started, that client is
+    refused and the proxy goes on serving the next one."""
+    import socket
+    import threading
+
+    warnings: list[str] = []
+    routes = RouteTable([Route("p", "default", ("api.limits.test",))])
+    server = ProxyServer(
+        routes,
+        _header,
+        CertAuthority(routes.names()),
+        Pool(Resolver(), ssl.create_default_context),
+        CRED,
+        warn=warnings.append,
+    )
+    real_start, failed = threading.Thread.start, []
+
+    def start(thread):
+        if getattr(thread, "_target", None) == server._client and not failed:
+            failed.append(thread)
+            raise RuntimeError("can't start new thread")
+        return real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    port = server.start()
+    try:
+        refused = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert refused.recv(100) == b""  # closed without an answer
+        refused.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as ok:
+            ok.sendall(b"GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\n\r\n")
+            assert ok.recv(100).startswith(b"HTTP/1.1 407 ")
+    finally:
+        server.close()
+    assert failed and warnings == ["proxy: out of threads; a connection was refused"]
+
+
 def test_slowloris_head_is_cut_off():
     async def probe(port):
         return await asyncio.gather(

@@ -99,7 +99,14 @@ class ProxyServer:
             thread = threading.Thread(target=self._client, args=(conn,), daemon=True)
             with self._lock:
                 self._threads.add(thread)
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had: this client is refused, not the run
+                with self._lock:
+                    self._threads.discard(thread)
+                conn.close()
+                self.warn("proxy: out of threads; a connection was refused")
+                threading.Event().wait(0.05)
 
     def close(self) -> None:
         """Stop listening, end every open connection, and wait a little for their threads."""
