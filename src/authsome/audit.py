@@ -110,12 +110,19 @@ def _to_shared(shared, entry: dict) -> bool:
     return True
 
 
-def tail(n: int = 20, home: str | None = None) -> list[dict]:
+def tail(
+    n: int = 20,
+    home: str | None = None,
+    provider: str | None = None,
+    since: float | None = None,
+) -> list[dict]:
+    """The last `n` events (all if n <= 0), oldest first; only `provider`'s and only those
+    at or after `since` (epoch seconds) when given. A shared vault filters in SQL."""
     from authsome.vault.backends import shared_backend
 
     shared = shared_backend(home)
     if shared is not None:
-        return shared.tail(n)
+        return shared.tail(n, provider=provider, since=since)
     lines: list[str] = []
     for path in (paths.audit_log_path(home) + ".1", paths.audit_log_path(home)):
         try:
@@ -124,9 +131,28 @@ def tail(n: int = 20, home: str | None = None) -> list[dict]:
         except FileNotFoundError:
             continue
     out = []
-    for line in lines[-n:] if n > 0 else lines:
+    for line in reversed(lines):  # newest first: stop once n match
+        if 0 < n <= len(out):
+            break
         try:
-            out.append(json.loads(line))
+            entry = json.loads(line)
         except ValueError:
             continue
+        if not isinstance(entry, dict) or not _wanted(entry, provider, since):
+            continue
+        out.append(entry)
+    out.reverse()
     return out
+
+
+def _wanted(entry: dict, provider: str | None, since: float | None) -> bool:
+    if provider is not None and entry.get("provider") != provider:
+        return False
+    if since is not None:
+        from authsome.records import parse_rfc3339
+
+        try:
+            return parse_rfc3339(entry.get("time", "")) >= since
+        except (TypeError, ValueError):
+            return False
+    return True

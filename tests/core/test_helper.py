@@ -196,6 +196,38 @@ def test_version_and_log(home, run):
     assert json.loads(run("authsome", "log", "--json", "--provider", "openai").stdout) == []
 
 
+def test_log_filters_by_provider_time_and_count(home, run):
+    lines = [
+        {"time": "2026-01-01T00:00:00Z", "event": "read", "provider": "hubspot"},
+        {"time": "2026-01-02T00:00:00Z", "event": "read", "provider": "openai"},
+        "not json",
+        {"time": "2026-01-03T00:00:00Z", "event": "refresh", "provider": "hubspot"},
+        {"time": "2026-01-04T00:00:00Z", "event": "read", "provider": "hubspot"},
+    ]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "audit.log.1").write_text(json.dumps(lines[0]) + "\n")
+    (home / "audit.log").write_text(
+        "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines[1:])
+    )
+
+    def log(*args):
+        r = run("authsome", "log", "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return [(e["time"][:10], e["event"]) for e in json.loads(r.stdout)]
+
+    assert log("--provider", "hubspot", "-n", "2") == [
+        ("2026-01-03", "refresh"),
+        ("2026-01-04", "read"),
+    ]
+    assert log("--provider", "hubspot", "--since", "2026-01-02T12:00:00Z") == [
+        ("2026-01-03", "refresh"),
+        ("2026-01-04", "read"),
+    ]
+    assert log("-n", "0") == []
+    assert len(log("-n", "100")) == 4  # both files, oldest first, the broken line skipped
+    assert log("-n", "100")[0] == ("2026-01-01", "read")
+
+
 def test_doctor_names_problems_and_exits_nonzero(home, run):
     run("authsome-helper", "store", "hubspot", input='{"access_token":"t"}')
     assert run("authsome", "doctor").returncode == 0

@@ -119,6 +119,15 @@ def test_migrate_then_every_front_end_works_on_the_shared_vault(
     assert all(e.get("host") for e in events)
     text = laptop.run("authsome", "log", "--provider", "teamapp")
     assert "refresh" in text.stdout and "teamapp:work" in text.stdout
+    # filters run in the database: the provider, the time and the count
+    only = json.loads(laptop.run("authsome", "log", "--json", "--provider", "openai").stdout)
+    assert only and {e["provider"] for e in only} == {"openai"}
+    last = json.loads(laptop.run("authsome", "log", "--json", "-n", "2").stdout)
+    assert last == events[-2:]
+    future = laptop.run("authsome", "log", "--json", "--since", "2999-01-01T00:00:00Z")
+    assert json.loads(future.stdout) == []
+    recent = json.loads(laptop.run("authsome", "log", "--json", "-n", "0", "--since", "1h").stdout)
+    assert recent == []
 
     # No secret anywhere in the database, in any encoding.
     conn = backends.postgres(pg.url(pg_db)).connection()

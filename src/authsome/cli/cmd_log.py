@@ -43,19 +43,11 @@ def since_epoch(text: str) -> float:
 
 def run(args) -> int:
     from authsome import audit
-    from authsome.records import parse_rfc3339
 
     if args.n < 0:
         raise UsageError("-n must be zero or more")
-    events = audit.tail(0)
-    if args.provider:
-        events = [e for e in events if e.get("provider") == args.provider]
-    if args.since:
-        cutoff = since_epoch(args.since)
-        events = [
-            e for e in events if parse_rfc3339(e.get("time", "1970-01-01T00:00:00Z")) >= cutoff
-        ]
-    events = events[-args.n :] if args.n else []
+    since = since_epoch(args.since) if args.since else None
+    events = audit.tail(args.n, provider=args.provider, since=since) if args.n else []
     if args.json:
         output.print_json(events)
         return 0

@@ -262,12 +262,17 @@ class PostgresBackend:
             ),
         )
 
-    def tail(self, n: int = 20) -> list[dict]:
+    def tail(
+        self, n: int = 20, provider: str | None = None, since: float | None = None
+    ) -> list[dict]:
+        """The last `n` events (all if n <= 0), filtered in the database, oldest first."""
         rows = self._run(
             "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event, "
             "provider, connection, host, fields FROM authsome.audit "
+            "WHERE (%s::text IS NULL OR provider = %s) "
+            "AND (%s::float8 IS NULL OR at >= to_timestamp(%s)) "
             "ORDER BY id DESC LIMIT %s",  # LIMIT NULL: every event
-            (n if n > 0 else None,),
+            (provider, provider, since, since, n if n > 0 else None),
         ).fetchall()
         out = []
         for at, event, provider, connection, host, fields in reversed(rows):
