@@ -58,9 +58,9 @@ def hanging_provider(home):
     listener.close()
 
 
-# Not fish: fish cancels the running hook on Ctrl-C, so the worker's answer is dropped
-# and the next prompt asks again (until the HTTP timeout). bash and zsh keep it.
-@pytest.mark.parametrize("shell", ["bash", "zsh"])
+# fish cancels the running hook on Ctrl-C and drops the worker's answer; its hook then
+# remembers the run it gave up on, so the next prompt does not ask (and hang) again.
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_ctrl_c_during_the_worker_leaves_the_shell_working(
     shell, session, seed, hanging_provider, tmp_path, run
 ):

@@ -76,9 +76,17 @@ function __authsome_hook --on-event fish_prompt --on-variable PWD
             end
         end
     end
+    # Ctrl-C cancels this whole function in fish, the worker's answer with it: a run
+    # for this same file that never finished was given up on; ask again only once the
+    # file changes or we leave it (as bash and zsh do: "enter the directory again").
+    if set -q __AUTHSOME_RUNNING; and test "$__AUTHSOME_RUNNING" = "$f"
+        return
+    end
+    set -g __AUTHSOME_RUNNING $f
     # Something changed: ask the worker, which prints its code in one write.
     command @AUTHSOME@ _hook-env fish "$f" "$__AUTHSOME_FILE" \
         "$__AUTHSOME_VARS" "$__AUTHSOME_NOTED" | source
+    set -eg __AUTHSOME_RUNNING
 end
 """
 
