@@ -31,6 +31,9 @@ OAUTH_KEYS = {
     "client_auth",
     "authorization_params",
 }
+# Optional in a file (default " "); set only where the provider's docs want commas.
+OPTIONAL_OAUTH_KEYS = {"scope_separator"}
+COMMA_SCOPES = {"slack", "linear", "todoist", "strava", "shopify"}
 API_KEY_KEYS = {"header_name", "header_prefix", "key_pattern", "env_var"}
 URL_FIELDS = sorted(
     OAUTH_KEYS
@@ -121,7 +124,8 @@ def test_definition_shape(name: str) -> None:
         assert defn["flow"] in {"pkce", "device_code", "dcr_pkce"}
         assert defn["api_key"] is None
         oauth = defn["oauth"]
-        assert set(oauth) == OAUTH_KEYS
+        assert OAUTH_KEYS <= set(oauth) <= OAUTH_KEYS | OPTIONAL_OAUTH_KEYS
+        assert oauth.get("scope_separator", " ") in {" ", ","}
         for field in URL_FIELDS:
             if oauth[field] is not None:
                 assert _is_https(oauth[field]), (field, oauth[field])
@@ -243,6 +247,12 @@ def test_core_providers() -> None:
     assert anthropic["env_var"] == "ANTHROPIC_API_KEY"
     for name in ("google", "slack", "notion", "linear"):
         assert ALL[name]["auth_type"] == "oauth2"
+
+
+def test_comma_separated_scopes_where_the_docs_say_so() -> None:
+    oauth = {name: d["oauth"] for name, d in ALL.items() if d["oauth"]}
+    commas = {name for name, o in oauth.items() if o.get("scope_separator") == ","}
+    assert commas == COMMA_SCOPES
 
 
 def test_dcr_providers_present() -> None:

@@ -42,17 +42,19 @@ def authorization_url(
     state: str,
     verifier: str | None,
     extra_params: dict[str, str] | None = None,
+    scope_separator: str = " ",
 ) -> str:
     """The URL the browser opens. Provider params first, so they cannot override ours."""
     params: dict[str, str] = dict(extra_params or {})
     params.update(response_type="code", client_id=client_id, redirect_uri=redirect, state=state)
     if scopes:
-        params["scope"] = " ".join(scopes)
+        params["scope"] = scope_separator.join(scopes)
     if verifier:
         params["code_challenge"] = s256(verifier)
         params["code_challenge_method"] = "S256"
     parts = urlsplit(endpoint)
-    encoded = urlencode(params, quote_via=quote)  # %20 between scopes, as providers document
+    # %20 or a bare comma between scopes, as providers document them
+    encoded = urlencode(params, safe=",", quote_via=quote)
     query = f"{parts.query}&{encoded}" if parts.query else encoded
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 

@@ -53,6 +53,7 @@ def run_code_flow(
             state=state,
             verifier=verifier,
             extra_params=cfg.authorization_params,
+            scope_separator=cfg.scope_separator,
         )
 
     form = None

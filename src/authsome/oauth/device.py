@@ -31,7 +31,7 @@ def run_device_flow(
     check_endpoint(cfg.device_authorization_url, "device_authorization_url")
     check_endpoint(cfg.token_url, "token_url")
     name = provider.display_name
-    data = {"scope": " ".join(scopes)} if scopes else {}
+    data = {"scope": cfg.scope_separator.join(scopes)} if scopes else {}
     headers: dict[str, str] = {}
     add_client_auth(cfg.client_auth, client, data, headers)
     response = post_form(

@@ -9,10 +9,13 @@ import attrs
 AuthType = Literal["oauth2", "api_key"]
 Flow = Literal["pkce", "device_code", "dcr_pkce", "api_key"]
 ClientAuth = Literal["body", "basic"]
+# RFC 6749 §3.3 says space; some providers (Slack, Linear, Todoist) want commas.
+ScopeSeparator = Literal[" ", ","]
 
 AUTH_TYPES = ("oauth2", "api_key")
 FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
 CLIENT_AUTHS = ("body", "basic")
+SCOPE_SEPARATORS = (" ", ",")
 
 
 @attrs.frozen
@@ -29,6 +32,9 @@ class OAuthConfig:
     supports_dcr: bool = False
     client_auth: ClientAuth = "body"
     authorization_params: dict[str, str] = attrs.field(factory=dict)
+    # Joins `scope` in the authorization and device requests only; DCR metadata
+    # (RFC 7591) and token responses keep their own rules.
+    scope_separator: ScopeSeparator = " "
 
 
 @attrs.frozen

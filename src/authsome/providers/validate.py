@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from authsome.errors import ProviderError
 from authsome.providers.matching import check_entry, compile_user_regex
-from authsome.providers.model import Provider
+from authsome.providers.model import CLIENT_AUTHS, SCOPE_SEPARATORS, Provider
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -21,6 +22,22 @@ ENDPOINTS = (
     "registration_url",
     "metadata_url",
 )
+
+# oauth fields with a fixed set of values, the first being the default. Checked on the
+# raw JSON: cattrs would report a bad Literal as "unknown error (...)".
+OAUTH_CHOICES = {
+    "client_auth": (CLIENT_AUTHS, "must be body or basic"),
+    "scope_separator": (SCOPE_SEPARATORS, 'must be " " (space) or "," (comma)'),
+}
+
+
+def check_oauth_choices(oauth: Any, path: str | None) -> None:
+    """Raise ProviderError naming `oauth.<field>` for a value outside its choices."""
+    if not isinstance(oauth, dict):
+        return
+    for field, (allowed, message) in OAUTH_CHOICES.items():
+        if oauth.get(field, allowed[0]) not in allowed:
+            raise ProviderError(message, path, f"oauth.{field}")
 
 
 def fill_for_check(value: str, provider: Provider, field: str) -> str:
