@@ -44,6 +44,11 @@ def _api_key_dict(provider: Provider) -> dict | None:
     return attrs.asdict(provider.api_key) if provider.api_key else None
 
 
+def _oauth_dict(provider: Provider) -> dict | None:
+    # The raw-dict shape auth_header shares with the fast path (header_name/header_prefix).
+    return attrs.asdict(provider.oauth) if provider.oauth else None
+
+
 @attrs.define
 class Credential:
     """A usable credential, as the front ends see it. The refresh token stays inside."""
@@ -99,7 +104,11 @@ class Credential:
     @property
     def headers(self) -> dict[str, str]:
         name, value = auth_header(
-            self.auth_type, _api_key_dict(self.provider), self.secret, self.token_type
+            self.auth_type,
+            _api_key_dict(self.provider),
+            self.secret,
+            self.token_type,
+            _oauth_dict(self.provider),
         )
         return {name: value}
 
@@ -110,7 +119,11 @@ class Credential:
     def response(self) -> dict:
         """The helper protocol's answer for this credential."""
         return credential_response(
-            self.record, self.auth_type, self.provider.env, _api_key_dict(self.provider)
+            self.record,
+            self.auth_type,
+            self.provider.env,
+            _api_key_dict(self.provider),
+            oauth_cfg=_oauth_dict(self.provider),
         )
 
 

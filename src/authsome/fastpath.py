@@ -85,9 +85,17 @@ def cached(provider: str, connection: str = "default", min_ttl: float = 60) -> d
     auth_type = definition.get("auth_type")
     env = definition.get("env")
     api_key_cfg = definition.get("api_key")
+    oauth_cfg = definition.get("oauth")
     if auth_type not in ("oauth2", "api_key") or not isinstance(env, dict):
         return None
     if api_key_cfg is not None and not isinstance(api_key_cfg, dict):
+        return None
+    if oauth_cfg is not None and not isinstance(oauth_cfg, dict):
+        return None
+    from authsome.protocol.authheader import header_field_problem
+
+    # A header the loader would reject: the service reports it (file and field).
+    if header_field_problem(api_key_cfg) or header_field_problem(oauth_cfg):
         return None
     from authsome.vault.vault import Vault
 
@@ -98,7 +106,7 @@ def cached(provider: str, connection: str = "default", min_ttl: float = 60) -> d
     from authsome.protocol.helper import credential_response
 
     audit.record("read", provider=provider, connection=connection)
-    return credential_response(record, auth_type, env, api_key_cfg)
+    return credential_response(record, auth_type, env, api_key_cfg, oauth_cfg=oauth_cfg)
 
 
 def _fill(text: str, values: dict) -> str:

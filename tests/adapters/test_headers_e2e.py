@@ -52,6 +52,14 @@ def test_api_key_provider_header_and_not_connected(home, run):
     assert json.loads(r.stdout) == {"headers": {"X-Api-Key": ["k-123"]}}
 
 
+def test_oauth_provider_with_its_own_header(home, run):
+    oauth = {"token_url": "https://auth.forge.test/token", "header_name": "X-Forge-Token"}
+    write_provider(home, "forge", api_url=["api.forge.test"], oauth={**oauth, "header_prefix": ""})
+    run("authsome-helper", "store", "forge", input='{"access_token":"tok-f"}')
+    r = headers(run, "https://api.forge.test/x")
+    assert json.loads(r.stdout) == {"headers": {"X-Forge-Token": ["tok-f"]}}
+
+
 def test_bad_request(home, run):
     r = run("authsome-helper", "headers", input='{"uri": 3}')
     assert r.returncode == 2

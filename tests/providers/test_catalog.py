@@ -32,8 +32,10 @@ OAUTH_KEYS = {
     "authorization_params",
 }
 # Optional in a file (default " "); set only where the provider's docs want commas.
-OPTIONAL_OAUTH_KEYS = {"scope_separator"}
+OPTIONAL_OAUTH_KEYS = {"scope_separator", "header_name", "header_prefix"}
 COMMA_SCOPES = {"slack", "linear", "todoist", "strava", "shopify"}
+# oauth2 providers whose API documents the token in a header other than Authorization.
+OWN_TOKEN_HEADER = {"shopify": ("X-Shopify-Access-Token", None)}
 API_KEY_KEYS = {"header_name", "header_prefix", "key_pattern", "env_var"}
 URL_FIELDS = sorted(
     OAUTH_KEYS
@@ -253,6 +255,16 @@ def test_comma_separated_scopes_where_the_docs_say_so() -> None:
     oauth = {name: d["oauth"] for name, d in ALL.items() if d["oauth"]}
     commas = {name for name, o in oauth.items() if o.get("scope_separator") == ","}
     assert commas == COMMA_SCOPES
+
+
+def test_own_token_header_where_the_docs_say_so() -> None:
+    oauth = {name: d["oauth"] for name, d in ALL.items() if d["oauth"]}
+    own = {
+        name: (o["header_name"], o.get("header_prefix", "Bearer"))
+        for name, o in oauth.items()
+        if o.get("header_name", "Authorization") != "Authorization"
+    }
+    assert own == OWN_TOKEN_HEADER
 
 
 def test_dcr_providers_present() -> None:

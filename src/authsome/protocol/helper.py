@@ -9,6 +9,7 @@ import json
 import time
 
 from authsome.errors import AuthsomeError, UsageError
+from authsome.protocol.authheader import auth_header
 from authsome.records import rfc3339, secret_of
 
 PROTOCOL = 1
@@ -68,18 +69,6 @@ def parse_request(stdin: bytes | str, overrides: dict) -> dict:
     return request
 
 
-def auth_header(
-    auth_type: str, api_key_cfg: dict | None, secret: str, token_type: str | None = "Bearer"
-) -> tuple[str, str]:
-    """The (name, value) of the header that carries `secret` for a provider."""
-    if auth_type == "api_key":
-        cfg = api_key_cfg or {}
-        prefix = cfg.get("header_prefix", "Bearer")
-        return cfg.get("header_name") or "Authorization", f"{prefix} {secret}" if prefix else secret
-    scheme = "Bearer" if not token_type or token_type.lower() == "bearer" else token_type
-    return "Authorization", f"{scheme} {secret}"
-
-
 def env_for(auth_type: str, env: dict, api_key_cfg: dict | None, secret: str) -> dict[str, str]:
     """Env var name -> secret. Only the usable secret: a refresh token is never exported."""
     if auth_type == "api_key":
@@ -90,13 +79,18 @@ def env_for(auth_type: str, env: dict, api_key_cfg: dict | None, secret: str) ->
 
 
 def credential_response(
-    record: dict, auth_type: str, env: dict, api_key_cfg: dict | None, now: float | None = None
+    record: dict,
+    auth_type: str,
+    env: dict,
+    api_key_cfg: dict | None,
+    now: float | None = None,
+    oauth_cfg: dict | None = None,
 ) -> dict:
-    """The answer to `get` / `refresh` (SPEC §5)."""
+    """The answer to `get` / `refresh` (SPEC §5); the header follows `auth_header`."""
     now = time.time() if now is None else now
     secret = secret_of(record) or ""
     expires_at = record.get("expires_at")
-    name, value = auth_header(auth_type, api_key_cfg, secret, record.get("token_type"))
+    name, value = auth_header(auth_type, api_key_cfg, secret, record.get("token_type"), oauth_cfg)
     answer = {
         "protocol": PROTOCOL,
         "provider": record["provider"],

@@ -18,7 +18,11 @@ from authsome import paths
 from authsome.errors import ProviderError, UnknownProvider
 from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.providers.model import AUTH_TYPES, FLOWS, Provider
-from authsome.providers.validate import check_oauth_choices, check_provider
+from authsome.providers.validate import (
+    check_header_fields,
+    check_oauth_choices,
+    check_provider,
+)
 
 BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "bundled")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -36,6 +40,7 @@ def parse_definition(data: Any, *, path: str | None = None, source: str = "custo
         if data.get(field) not in allowed:
             raise ProviderError(f"must be one of {', '.join(allowed)}", path, field)
     check_oauth_choices(data.get("oauth"), path)
+    check_header_fields(data, path)
     known = {k: v for k, v in data.items() if k in KNOWN_FIELDS}
     extra = {k: v for k, v in data.items() if k not in KNOWN_FIELDS}
     try:

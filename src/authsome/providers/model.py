@@ -35,6 +35,10 @@ class OAuthConfig:
     # Joins `scope` in the authorization and device requests only; DCR metadata
     # (RFC 7591) and token responses keep their own rules.
     scope_separator: ScopeSeparator = " "
+    # The header that carries the access token (Shopify: X-Shopify-Access-Token, no
+    # prefix). "Bearer" stands for the token's own type; null or "" sends the bare token.
+    header_name: str = "Authorization"
+    header_prefix: str | None = "Bearer"
 
 
 @attrs.frozen
@@ -90,15 +94,3 @@ class Provider:
         if self.auth_type == "api_key":
             return self.env.get("api_key") or (self.api_key.env_var if self.api_key else None)
         return self.env.get("access_token")
-
-    def header_for(self, secret: str, token_type: str = "Bearer") -> tuple[str, str]:
-        """The (name, value) of the auth header that carries `secret`."""
-        if self.auth_type == "api_key" and self.api_key is not None:
-            prefix = self.api_key.header_prefix
-            return self.api_key.header_name, f"{prefix} {secret}" if prefix else secret
-        return "Authorization", f"{_bearer(token_type)} {secret}"
-
-
-def _bearer(token_type: str) -> str:
-    # Token endpoints say "bearer" in any case (RFC 6750 §4 is case-insensitive); send "Bearer".
-    return "Bearer" if not token_type or token_type.lower() == "bearer" else token_type

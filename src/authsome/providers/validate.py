@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authsome.errors import ProviderError
+from authsome.protocol.authheader import header_field_problem
 from authsome.providers.matching import check_entry, compile_user_regex
 from authsome.providers.model import CLIENT_AUTHS, SCOPE_SEPARATORS, Provider
 
@@ -38,6 +39,18 @@ def check_oauth_choices(oauth: Any, path: str | None) -> None:
     for field, (allowed, message) in OAUTH_CHOICES.items():
         if oauth.get(field, allowed[0]) not in allowed:
             raise ProviderError(message, path, f"oauth.{field}")
+
+
+def check_header_fields(data: dict, path: str | None) -> None:
+    """Raise ProviderError naming `<block>.header_name` / `.header_prefix` if unusable.
+
+    On the raw JSON, with the rule the fast path applies, so both refuse the same files.
+    """
+    for block in ("oauth", "api_key"):
+        problem = header_field_problem(data.get(block))
+        if problem:
+            field, message = problem
+            raise ProviderError(message, path, f"{block}.{field}")
 
 
 def fill_for_check(value: str, provider: Provider, field: str) -> str:
