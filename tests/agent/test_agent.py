@@ -102,6 +102,19 @@ def test_same_answers_with_and_without_the_agent(agent_home):
     assert codes[("get", "expired")] == 5
 
 
+def test_agent_answers_shopify_in_its_own_header(agent_home):
+    body = b'{"access_token": "shpat_agent1", "expires_in": 86400}'
+    stored = agent_home.run("authsome-helper", "store", "shopify", input=body, env=OFF)
+    assert stored.returncode == 0, stored.stderr
+    without = agent_home.run("authsome-helper", "get", "shopify", env=OFF)
+    agent_home.start_agent()
+    before = served(agent_home)
+    with_agent = agent_home.run("authsome-helper", "get", "shopify")
+    assert served(agent_home) - before == 1
+    assert outcome(with_agent) == outcome(without)
+    assert json.loads(with_agent.stdout)["headers"] == {"X-Shopify-Access-Token": "shpat_agent1"}
+
+
 def test_not_routed_runs_do_not_reach_the_agent(agent_home):
     seed(agent_home)
     agent_home.start_agent()
