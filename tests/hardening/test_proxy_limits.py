@@ -38,16 +38,21 @@ def _header(provider: str, connection: str, force: bool) -> tuple[str, str]:
 SHORT = Limits(header_timeout=2.0, idle_timeout=2.0, body_timeout=2.0, upstream_read_timeout=2.0)
 
 
-async def _with_proxy(probe, limits: Limits | None = None):
+def _server(**options) -> ProxyServer:
+    """The real proxy engine for `api.limits.test` (nothing answers there)."""
     routes = RouteTable([Route("p", "default", ("api.limits.test",))])
-    server = ProxyServer(
+    return ProxyServer(
         routes,
         _header,
         CertAuthority(routes.names()),
         Pool(Resolver(), ssl.create_default_context),
         CRED,
-        limits=limits,
+        **options,
     )
+
+
+async def _with_proxy(probe, limits: Limits | None = None):
+    server = _server(limits=limits)
     port = server.start()
     try:
         return await probe(port)
@@ -131,15 +136,7 @@ def test_out_of_threads_refuses_one_connection_not_the_run(monkeypatch):
     import threading
 
     warnings: list[str] = []
-    routes = RouteTable([Route("p", "default", ("api.limits.test",))])
-    server = ProxyServer(
-        routes,
-        _header,
-        CertAuthority(routes.names()),
-        Pool(Resolver(), ssl.create_default_context),
-        CRED,
-        warn=warnings.append,
-    )
+    server = _server(warn=warnings.append)
     real_start, failed = threading.Thread.start, []
 
     def start(thread):
