@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import statistics
 import subprocess
@@ -21,28 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.providers import BENCH, write_definition
+
 BIN = Path(sys.executable).parent
 BUDGET = 2.5
-
-PROVIDER = {
-    "schema_version": 1,
-    "name": "bench",
-    "display_name": "Bench",
-    "description": "benchmark provider",
-    "auth_type": "oauth2",
-    "flow": "pkce",
-    "api_url": ["api.bench.test"],
-    "oauth": {
-        "authorization_url": "https://auth.bench.test/authorize",
-        "token_url": "https://auth.bench.test/token",
-        "scopes": ["read"],
-        "pkce": True,
-    },
-    "api_key": None,
-    "env": {"access_token": "BENCH_TOKEN"},
-    "git_hosts": [{"host": "git.bench.test", "username": "x-access-token"}],
-    "docker_registries": [{"registry": "registry.bench.test", "username": "bot"}],
-}
 
 
 def commands() -> dict[str, tuple[list[str], bytes, bytes]]:
@@ -84,8 +66,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="al", dir="/tmp") as tmp:  # short: AF_UNIX
         home = Path(tmp) / "home"
-        (home / "providers").mkdir(parents=True, mode=0o700)
-        (home / "providers" / "bench.json").write_text(json.dumps(PROVIDER))
+        write_definition(home, BENCH)
         env = dict(os.environ)
         env.update(
             AUTHSOME_HOME=str(home),

@@ -4,37 +4,18 @@ and every agent started by a test stopped (and waited for) at teardown."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from authsome.agent import client
 from support.cli import tool
-
-BENCH = {
-    "schema_version": 1,
-    "name": "bench",
-    "display_name": "Bench",
-    "description": "agent test provider",
-    "auth_type": "oauth2",
-    "flow": "pkce",
-    "api_url": ["api.bench.test"],
-    "oauth": {
-        "authorization_url": "https://auth.bench.test/authorize",
-        "token_url": "https://auth.bench.test/token",
-        "scopes": ["read"],
-        "pkce": True,
-    },
-    "api_key": None,
-    "env": {"access_token": "BENCH_TOKEN"},
-    "git_hosts": [{"host": "git.bench.test", "username": "x-access-token"}],
-    "docker_registries": [{"registry": "registry.bench.test", "username": "bot"}],
-}
+from support.providers import BENCH, write_definition
 
 
 class AgentHome:
@@ -89,9 +70,7 @@ def wait_gone(pid: int, timeout: float = 10) -> bool:
 def agent_home(monkeypatch):
     path = tempfile.mkdtemp(prefix="ag", dir="/tmp")
     os.chmod(path, 0o700)
-    os.makedirs(os.path.join(path, "providers"), mode=0o700)
-    with open(os.path.join(path, "providers", "bench.json"), "w") as f:
-        json.dump(BENCH, f)
+    write_definition(Path(path), BENCH)
     env = dict(os.environ)
     for name in ("AUTHSOME_PASSPHRASE", "AUTHSOME_VAULT_URL", "KUBERNETES_EXEC_INFO"):
         env.pop(name, None)

@@ -16,8 +16,9 @@ import time
 import pytest
 
 from authsome.agent import client, server, wire
+from support.providers import BENCH
 
-from .conftest import BENCH, wait_gone
+from .conftest import wait_gone
 
 OFF = {"AUTHSOME_AGENT": "0"}
 EXEC_INFO = '{"apiVersion": "client.authentication.k8s.io/v1", "spec": {"interactive": false}}'
@@ -60,14 +61,12 @@ def outcome(r) -> tuple[int, bytes, bytes]:
     return r.returncode, normal(r.stdout), normal(r.stderr)
 
 
-def seed(home) -> None:
-    ok = home.run(
-        "authsome-helper",
-        "store",
-        "bench",
-        input=b'{"access_token": "tok-bench", "expires_in": 86400}',
-        env=OFF,
-    )
+def seed(
+    home,
+    provider: str = "bench",
+    token: bytes = b'{"access_token": "tok-bench", "expires_in": 86400}',
+) -> None:
+    ok = home.run("authsome-helper", "store", provider, input=token, env=OFF)
     assert ok.returncode == 0, ok.stderr
 
 
@@ -81,14 +80,7 @@ def test_same_answers_with_and_without_the_agent(agent_home):
 
     with open(os.path.join(agent_home.path, "providers", "expired.json"), "w") as f:
         json.dump(dict(BENCH, name="expired", git_hosts=[], docker_registries=[]), f)
-    r = agent_home.run(
-        "authsome-helper",
-        "store",
-        "expired",
-        input=b'{"access_token": "old", "expires_in": -100}',
-        env=OFF,
-    )
-    assert r.returncode == 0, r.stderr
+    seed(agent_home, "expired", b'{"access_token": "old", "expires_in": -100}')
     agent_home.start_agent()
     before = served(agent_home)
     for name, args, stdin, env in MATRIX:

@@ -39,3 +39,13 @@ def oauth_definition(name: str, api_url: list[str] | None = None, **fields) -> d
 def write_oauth_provider(home: Path, name: str, api_url: list[str] | None = None, **fields) -> Path:
     """`oauth_definition` written where the registry looks for it."""
     return write_definition(home, oauth_definition(name, api_url, **fields))
+
+
+# One provider every adapter answers for (API host, git host, docker registry): used by
+# the warm-agent tests and benchmarks/adapters_latency.py.
+BENCH = oauth_definition(
+    "bench",
+    ["api.bench.test"],
+    git_hosts=[{"host": "git.bench.test", "username": "x-access-token"}],
+    docker_registries=[{"registry": "registry.bench.test", "username": "bot"}],
+)

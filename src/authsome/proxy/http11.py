@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from http import HTTPStatus
 
+from authsome.protocol.authheader import TCHAR
+
 from .wire import Headers, response_head
 
 # RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy's own. Content-Length and
@@ -29,7 +31,6 @@ HOP_BY_HOP = frozenset(
 )
 
 
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?")
 
 
@@ -75,7 +76,7 @@ def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
     if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
         raise HeaderRefused(f"refusing to send a {name} header containing a control character")
     raw_name, raw_value = name.encode("latin-1"), value.encode("latin-1")
-    if not _TOKEN.fullmatch(raw_name) or not _FIELD_VALUE.fullmatch(raw_value):
+    if not name or not all(c in TCHAR for c in name) or not _FIELD_VALUE.fullmatch(raw_value):
         raise HeaderRefused(f"refusing to send a {name} header that is not a valid HTTP field")
     return raw_name, raw_value
 

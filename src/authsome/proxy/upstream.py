@@ -163,8 +163,6 @@ class Pool:
         for conn in idle:
             conn.close()
 
-    close = shutdown
-
 
 def _closed_by_peer(conn: Conn) -> bool:
     """An idle connection the server has closed (or sent stray bytes on): not reusable."""
