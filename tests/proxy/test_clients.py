@@ -199,3 +199,18 @@ def test_upload_streams_and_arrives_intact(vault, upstream):
     assert [r["method"] for r in upstream.requests] == ["POST", "POST"]
     encodings = [dict((k.lower(), v) for k, v in r["headers"]) for r in upstream.requests]
     assert "content-length" in encodings[0] and encodings[1]["transfer-encoding"] == "chunked"
+
+
+def test_another_host_header_gets_421_and_no_token(vault, upstream):
+    """A Host naming another tenant of the same gateway gets no token (SPEC §6.8)."""
+    url = f"https://{API_HOST}:{upstream.port}/echo"
+    script = (
+        'curl -sS -o /dev/null -w "%{http_code} " -H "Host: evil.example" "$0"; '
+        'curl -sS -o /dev/null -w "%{http_code} " -X TRACE "$0"; '
+        'curl -sS -o /dev/null -w "%{http_code}" "$0"'
+    )
+    res = authsome_run(*resolve_args(upstream.port), "--", "sh", "-c", script, url)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["421", "405", "200"]
+    assert [r["method"] for r in upstream.requests] == ["GET"]  # only the honest one arrived
+    assert auth_headers(upstream) == [f"Bearer {TOKEN}"]

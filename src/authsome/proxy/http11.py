@@ -135,6 +135,36 @@ def authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def misdirected(
+    method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]], host: str, port: int
+) -> tuple[int, str] | None:
+    """Why a request on a connection intercepted for host:port must not get the token
+    (SPEC §6.8): (421, ...) when its Host or absolute-form authority names another host,
+    (405, ...) for TRACE (a server that honours it would echo the header back). None if
+    it may go on. A gateway routing by Host would otherwise hand the token to whatever
+    tenant the child names."""
+    if method == b"TRACE":
+        return 405, "authsome: TRACE is not forwarded on an API connection"
+    expected = {authority(host, port).encode()}
+    if port == 443:
+        expected.add(authority(host, port)[: -len(":443")].encode())
+    named = [v for n, v in headers if n.lower() == b"host"]
+    if target[:8].lower() == b"https://" or target[:7].lower() == b"http://":
+        named.append(target.split(b"://", 1)[1].split(b"/", 1)[0].split(b"?", 1)[0])
+    if not named or any(_normal_authority(n) not in expected for n in named):
+        return 421, f"authsome: this connection is for {authority(host, port)} only"
+    return None
+
+
+def _normal_authority(name: bytes) -> bytes:
+    """'API.example.com.:443' -> 'api.example.com:443': a trailing dot names the same host."""
+    name = name.strip().lower()
+    host, sep, port = name.rpartition(b":")
+    if sep and port.isdigit() and (b":" not in host or host.endswith(b"]")):
+        return host.rstrip(b".") + b":" + port
+    return name.rstrip(b".")
+
+
 def simple_response(status: int, text: str, extra: Headers = ()) -> bytes:
     """A short text/plain answer from the proxy itself, whole."""
     body = (text + "\n").encode() if text else b""

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from .ca import CertAuthority
 from .conn import NETWORK_ERRORS, Closed, Conn
 from .forward import AuditSink, Forwarder, HeaderSource, answer, answer_error, drain_body
-from .http11 import ClientGone, authority, proxy_authorized, split_authority
+from .http11 import ClientGone, authority, misdirected, proxy_authorized, split_authority
 from .limits import Limits
 from .routes import RouteTable
 from .tunnel import splice_sockets
@@ -262,6 +262,13 @@ class ProxyServer:
                 head = self._next_request(inner)
                 if head is None:
                     return
+                refused = misdirected(head.method, head.target, head.headers, host, port)
+                if refused is not None:  # no token for a host the child did not connect to
+                    drain_body(inner, limits.body_timeout)
+                    answer(inner, *refused, limits.idle_timeout)
+                    if not head.keep_alive:
+                        return
+                    continue
                 path = head.target.decode("ascii", "replace")
                 if not self.forwarder.forward(inner, head, origin, route_for(path)):
                     return
