@@ -8,24 +8,27 @@ import sys
 from authsome import __version__
 from authsome.errors import AuthsomeError
 
-# Each name is a module `authsome.cli.cmd_<name>` with register(subparsers) and run(args).
-COMMANDS = [
-    "list",
-    "inspect",
-    "login",
-    "logout",
-    "get",
-    "export",
-    "run",
-    "hook",
-    "allow",
-    "doctor",
-    "log",
-    "vault",
-    "import",
-    "completion",
-    "agent",
-]
+# Each command: the module `authsome.cli.cmd_<module>` (register(subparsers), run(args))
+# and its one-line summary for the help listing. The summaries live here so that
+# `authsome --help` imports no command module; a test checks each module says the same.
+COMMANDS = {
+    "list": ("list", "list providers and connections"),
+    "inspect": ("inspect", "print a provider's effective definition as JSON"),
+    "login": ("login", "log in to a provider (OAuth2 in the browser, device code, or an API key)"),
+    "logout": ("logout", "revoke a connection at the provider and forget it"),
+    "get": ("get", "show a connection (secrets masked)"),
+    "export": ("export", "print tokens as environment variables"),
+    "run": ("run", "run a command under the token-injecting proxy"),
+    "hook": ("hook", "print the shell hook (bash, zsh or fish)"),
+    "allow": ("allow", "approve the .authsome.toml governing DIR (its exact content)"),
+    "deny": ("allow", "block the .authsome.toml governing DIR until it is allowed again"),
+    "doctor": ("doctor", "check the setup and say what to fix"),
+    "log": ("log", "show the last audit events"),
+    "vault": ("vault", "set up a shared vault on PostgreSQL"),
+    "import": ("import", "store the tokens and API keys a .env file holds"),
+    "completion": ("completion", "print the shell completion script (bash, zsh or fish)"),
+    "agent": ("agent", "show or stop the warm helper agent"),
+}
 
 EPILOG = """examples:
   authsome login hubspot                 log in once (OAuth2 in the browser)
@@ -36,8 +39,13 @@ EPILOG = """examples:
 """
 
 
-def build_parser(only: str | None = None):
-    """The argparse tree; imported here so the hook worker's dispatch skips argparse."""
+def build_parser(load: list[str] | None = None):
+    """The argparse tree; imported here so the hook worker's dispatch skips argparse.
+
+    `load` names the commands whose modules are imported and registered in full (None:
+    all of them); the others are listed by their summary alone, which is all the help
+    listing and an unknown command's error need.
+    """
     import argparse
     import importlib
 
@@ -55,12 +63,17 @@ def build_parser(only: str | None = None):
     )
     parser.add_argument("--version", action="version", version=f"authsome {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    # A known command loads only its own module: `authsome run` and friends start faster.
-    for name in [only] if only in COMMANDS else COMMANDS:
+    modules = {COMMANDS[n][0] for n in (COMMANDS if load is None else load) if n in COMMANDS}
+    for name, (module_name, summary) in COMMANDS.items():
+        if name in sub.choices:
+            continue  # registered by its module along with another (allow/deny)
+        if module_name not in modules:
+            sub.add_parser(name, help=summary, add_help=False)
+            continue
         try:
-            module = importlib.import_module(f"authsome.cli.cmd_{name}")
+            module = importlib.import_module(f"authsome.cli.cmd_{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"authsome.cli.cmd_{name}":
+            if exc.name == f"authsome.cli.cmd_{module_name}":
                 continue  # a command still being built
             raise
         module.register(sub)
@@ -79,9 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         from authsome.cli.cmd_completion import print_providers
 
         return print_providers()
+    if argv == ["--version"]:
+        print(f"authsome {__version__}")  # as argparse would, without importing it
+        return 0
     try:
+        # Only the named command's module loads: the top level has no option taking a
+        # value, so the first plain word is the command.
         first = next((a for a in argv if not a.startswith("-")), None)
-        parser = build_parser(first if first in argv[:1] else None)
+        parser = build_parser([first] if first in COMMANDS else [])
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
