@@ -15,6 +15,10 @@ from authsome import paths
 from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.records import CONNECTIONS, slot, usable
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "providers", "bundled")
 
 
@@ -77,7 +81,54 @@ def all_providers_raw(home: str | None = None, mentions: str | None = None) -> l
     return out
 
 
-def cached(provider: str, connection: str = "default", min_ttl: float = 60) -> dict | None:
+def answer(
+    provider: str,
+    connection: str = "default",
+    min_ttl: float | Callable[[dict], float] = 60,
+    *,
+    missing_ok: bool = False,
+) -> dict | None:
+    """The helper-protocol answer for a credential valid for `min_ttl` more seconds.
+
+    The one answer path of every front end: a valid cached credential is read here
+    without the heavy machinery; anything else goes to the full `credentials` service,
+    which refreshes or raises the precise error. With `missing_ok`, a connection that
+    does not exist answers None instead of raising NotFound.
+    """
+    got = cached(provider, connection, min_ttl)
+    if got is not None:
+        return got
+    from authsome.credentials import CredentialService
+    from authsome.errors import NotFound
+
+    service = CredentialService()
+    try:
+        if callable(min_ttl):
+            min_ttl = min_ttl(service.record(provider, connection))
+        return service.get(provider, connection, min_ttl).response()
+    except NotFound:
+        if missing_ok:
+            return None
+        raise
+
+
+def stored_secret(provider: str, connection: str = "default") -> str | None:
+    """The secret as stored (no refresh), to recognise it when a tool echoes it back."""
+    from authsome.credentials import CredentialService
+    from authsome.errors import NotFound
+    from authsome.records import secret_of
+
+    try:
+        return secret_of(CredentialService().record(provider, connection))
+    except NotFound:
+        return None
+
+
+def cached(
+    provider: str,
+    connection: str = "default",
+    min_ttl: float | Callable[[dict], float] = 60,
+) -> dict | None:
     """The helper-protocol answer for a valid cached credential, or None (use the service)."""
     definition = provider_raw(provider)
     if definition is None:
@@ -100,7 +151,9 @@ def cached(provider: str, connection: str = "default", min_ttl: float = 60) -> d
     from authsome.vault.vault import Vault
 
     record = Vault().get(CONNECTIONS, slot(provider, connection))
-    if record is None or record.get("auth_type") != auth_type or not usable(record, min_ttl):
+    if record is None or record.get("auth_type") != auth_type:
+        return None
+    if not usable(record, min_ttl(record) if callable(min_ttl) else min_ttl):
         return None
     from authsome import audit
     from authsome.protocol.helper import credential_response

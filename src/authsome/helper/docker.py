@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from authsome.errors import AuthsomeError, NotFound
+from authsome.errors import AuthsomeError
 from authsome.protocol import docker as proto
 
 KIND = "docker"
@@ -26,31 +26,6 @@ def _target(server_url: str) -> dict | None:
     return proto.provider_for_registry(all_providers_raw(mentions=host or None), server_url)
 
 
-def _provider_secret(provider: str) -> str | None:
-    """The provider's token, refreshed if needed; None when it has no connection."""
-    from authsome.fastpath import cached
-
-    answer = cached(provider, CONNECTION, MIN_TTL)
-    if answer is None:
-        from authsome.credentials import CredentialService
-
-        try:
-            answer = CredentialService().get(provider, CONNECTION, MIN_TTL).response()
-        except NotFound:
-            return None
-    return answer.get("access_token") or answer.get("api_key")
-
-
-def _stored_secret(provider: str) -> str | None:
-    from authsome.credentials import CredentialService
-    from authsome.records import secret_of
-
-    try:
-        return secret_of(CredentialService().record(provider, CONNECTION))
-    except NotFound:
-        return None
-
-
 def _vault():
     from authsome.vault.vault import Vault
 
@@ -61,9 +36,12 @@ def get(data: bytes) -> bytes:
     url = proto.parse_server_url(data)
     target = _target(url)
     if target is not None:
-        secret = _provider_secret(target["provider"])
-        if secret is not None:
-            return proto.format_credentials(url, target["username"], secret)
+        from authsome.fastpath import answer
+        from authsome.protocol.helper import answer_secret
+
+        got = answer(target["provider"], CONNECTION, MIN_TTL, missing_ok=True)
+        if got is not None:
+            return proto.format_credentials(url, target["username"], answer_secret(got))
     entry = _vault().get(KIND, proto.entry_name(url))
     if entry is None:
         raise proto.DockerError(proto.NOT_FOUND)
@@ -73,8 +51,11 @@ def get(data: bytes) -> bytes:
 def store(data: bytes) -> bytes:
     url, username, secret = proto.parse_store(data)
     target = _target(url)
-    if target is not None and secret and secret == _stored_secret(target["provider"]):
-        return b""  # docker echoing our own token back: it is not a login to keep
+    if target is not None and secret:
+        from authsome.fastpath import stored_secret
+
+        if secret == stored_secret(target["provider"], CONNECTION):
+            return b""  # docker echoing our own token back: it is not a login to keep
     from authsome import audit
 
     vault = _vault()

@@ -3,7 +3,7 @@
 A host listed in a provider's `git_hosts` is answered with that provider's token;
 every other host gets a storage helper over the encrypted vault (kind "git"), a safe
 replacement for `git credential-store`. The hot path (get for a provider host with a
-valid cached token) imports only `fastpath` and the protocol module.
+valid cached token) imports only `fastpath` (its one answer call) and the protocol module.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from authsome.errors import AuthsomeError, NotFound, UsageError
+from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import git as proto
 
 PROG = "git-credential-authsome"
@@ -53,37 +53,6 @@ def read_request(stream) -> bytes:
     return read_lines(stream, MAX_INPUT)
 
 
-def _expiry(answer: dict) -> int | None:
-    expires_in = answer.get("expires_in")
-    return None if expires_in is None else int(time.time()) + int(expires_in)
-
-
-def _provider_answer(provider: str, connection: str) -> dict | None:
-    """The helper answer for the provider's token, refreshed if needed; None if not connected."""
-    from authsome.fastpath import cached
-
-    answer = cached(provider, connection, MIN_TTL)
-    if answer is not None:
-        return answer
-    from authsome.credentials import CredentialService
-
-    try:
-        return CredentialService().get(provider, connection, MIN_TTL).response()
-    except NotFound:
-        return None
-
-
-def _stored_secret(provider: str, connection: str) -> str | None:
-    """The provider token as stored (no refresh), to recognise it in store/erase."""
-    from authsome.credentials import CredentialService
-    from authsome.records import secret_of
-
-    try:
-        return secret_of(CredentialService().record(provider, connection))
-    except NotFound:
-        return None
-
-
 def handle(action: str, request: dict, connection: str) -> proto.Fields:
     """The fields to answer with (empty: say nothing)."""
     protocol, host = request.get("protocol"), request.get("host")
@@ -96,15 +65,23 @@ def handle(action: str, request: dict, connection: str) -> proto.Fields:
         provider = target["provider"]
         connection = target.get("connection") or connection
         if action == "get":
-            answer = _provider_answer(provider, connection)
-            if answer is not None:
-                secret = answer.get("access_token") or answer.get("api_key") or ""
+            from authsome.fastpath import answer
+            from authsome.protocol.helper import answer_expiry, answer_secret
+
+            got = answer(provider, connection, MIN_TTL, missing_ok=True)
+            if got is not None:
                 return proto.token_answer(
-                    request, target["username"], secret, _expiry(answer), target["bearer"]
+                    request,
+                    target["username"],
+                    answer_secret(got),
+                    answer_expiry(got),
+                    target["bearer"],
                 )
         else:
+            from authsome.fastpath import stored_secret
+
             sent = request.get("password") or request.get("credential")
-            current = _stored_secret(provider, connection)
+            current = stored_secret(provider, connection)
             if current is not None and sent in (None, current):
                 if action == "erase":
                     # The server refused our token: the next get refreshes first.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from authsome.errors import AuthsomeError, NotFound, UsageError
+from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import bazel as proto
 
 PROG = "authsome-helper headers"
@@ -35,20 +35,6 @@ def provider_for(host: str, path: str) -> tuple[str, str | None] | None:
     return match_url(candidates, host, path)
 
 
-def answer_for(provider: str, connection: str, min_ttl: float) -> dict | None:
-    from authsome.fastpath import cached
-
-    answer = cached(provider, connection, min_ttl)
-    if answer is None:
-        from authsome.credentials import CredentialService
-
-        try:
-            answer = CredentialService().get(provider, connection, min_ttl).response()
-        except NotFound:
-            return None  # no credentials for this URI: the tool goes on without them
-    return answer
-
-
 def run(provider: str | None, connection: str, request: dict) -> int:
     try:
         try:
@@ -62,9 +48,12 @@ def run(provider: str | None, connection: str, request: dict) -> int:
                 (match[0], match[1] or connection) if match is not None else (None, connection)
             )
         if provider is not None and proto.may_send_token(scheme, host):
-            answer = answer_for(provider, connection, request.get("min_ttl", 60))
-            if answer is not None:
-                reply = proto.format_response(answer["headers"], answer.get("expires_at"))
+            from authsome.fastpath import answer
+
+            # No connection: no credentials for this URI, the tool goes on without them.
+            got = answer(provider, connection, request.get("min_ttl", 60), missing_ok=True)
+            if got is not None:
+                reply = proto.format_response(got["headers"], got.get("expires_at"))
     except AuthsomeError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code

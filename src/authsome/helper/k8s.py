@@ -16,18 +16,6 @@ from authsome.protocol import k8s as proto
 PROG = "authsome-helper k8s"
 
 
-def credential(provider: str, connection: str, min_ttl: float) -> dict:
-    """The helper answer for the provider's token: cached if valid, else the service."""
-    from authsome.fastpath import cached
-
-    answer = cached(provider, connection, min_ttl)
-    if answer is None:
-        from authsome.credentials import CredentialService
-
-        answer = CredentialService().get(provider, connection, min_ttl).response()
-    return answer
-
-
 def run(provider: str | None, connection: str, request: dict) -> int:
     """Print the ExecCredential. `request` is unused beyond `min_ttl`: kubectl sends
     nothing on stdin (it is the user's terminal when the plugin is interactive)."""
@@ -38,9 +26,11 @@ def run(provider: str | None, connection: str, request: dict) -> int:
             version = proto.requested_version(os.environ.get("KUBERNETES_EXEC_INFO"))
         except proto.ExecInfoError as exc:
             raise UsageError(str(exc)) from None
-        answer = credential(provider, connection, request.get("min_ttl", 60))
-        token = answer.get("access_token") or answer.get("api_key") or ""
-        out = proto.exec_credential(version, token, answer.get("expires_at"))
+        from authsome.fastpath import answer
+        from authsome.protocol.helper import answer_secret
+
+        got = answer(provider, connection, request.get("min_ttl", 60))
+        out = proto.exec_credential(version, answer_secret(got), got.get("expires_at"))
     except AuthsomeError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code

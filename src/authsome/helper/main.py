@@ -1,7 +1,7 @@
 """`authsome-helper ACTION [PROVIDER] [--connection NAME]`: the exec protocol (SPEC §5).
 
 Stdout holds exactly one JSON object; human messages go to stderr. `get` of a valid
-cached token goes through `fastpath` and never imports the HTTP or OAuth machinery.
+cached token goes through `fastpath.answer` and never imports the HTTP or OAuth machinery.
 """
 
 from __future__ import annotations
@@ -78,16 +78,9 @@ def dispatch(action: str, request: dict) -> int:
         # Bazel's credential-helper protocol: `helper get` with {"uri": ...} on stdin.
         action = "headers"
     if action == "get":
-        provider = _need_provider(request)
-        min_ttl = request.get("min_ttl", 60)
-        from authsome.fastpath import cached
+        from authsome.fastpath import answer
 
-        answer = cached(provider, connection, min_ttl)
-        if answer is None:
-            from authsome.credentials import CredentialService
-
-            answer = CredentialService().get(provider, connection, min_ttl).response()
-        _emit(answer)
+        _emit(answer(_need_provider(request), connection, request.get("min_ttl", 60)))
         return 0
     if action == "k8s":
         from authsome.helper import k8s

@@ -111,6 +111,17 @@ def credential_response(
     return answer
 
 
+def answer_secret(answer: dict) -> str:
+    """The usable secret in a `get` answer (access token or API key; '' when empty)."""
+    return answer.get("access_token") or answer.get("api_key") or ""
+
+
+def answer_expiry(answer: dict, now: float | None = None) -> int | None:
+    """When the answer's secret expires (epoch seconds, from `expires_in`), or None."""
+    expires_in = answer.get("expires_in")
+    return None if expires_in is None else int(time.time() if now is None else now) + expires_in
+
+
 def error_response(exc: AuthsomeError) -> dict:
     return {"protocol": PROTOCOL, "error": {"code": exc.code, "message": str(exc)}}
 

@@ -9,7 +9,7 @@ Arguments carry no secret: the project file the shell found ('' for none), the o
 governed before, the names it manages and the messages already shown.
 
 Import-light: `cli.main` dispatches here before argparse; a valid cached token costs
-one vault read (`fastpath`); the credential service (attrs, OAuth, httpx) loads only
+one vault read (`fastpath.answer`); the credential service (attrs, OAuth, httpx) loads only
 when a token must be refreshed or an error explained.
 """
 
@@ -63,19 +63,17 @@ def margin_for(record: dict) -> float:
 
 def fetch(provider: str, connection: str) -> Token:
     """The current secret, refreshed when it nears expiry (see margin_for)."""
-    from authsome import fastpath
+    from authsome.fastpath import answer
+    from authsome.protocol.helper import answer_expiry, answer_secret
 
-    cached = fastpath.cached(provider, connection, REFRESH_MARGIN)
-    if cached is not None:
-        value = cached.get("access_token") or cached.get("api_key") or ""
-        expires_in = cached.get("expires_in")
-        return Token(value, None if expires_in is None else time.time() + expires_in)
-    from authsome.credentials import CredentialService
+    margins = [REFRESH_MARGIN]
 
-    service = CredentialService()
-    margin = margin_for(service.record(provider, connection))
-    credential = service.get(provider, connection, min_ttl=margin)
-    return Token(credential.secret, credential.expires_at, margin)
+    def min_ttl(record: dict) -> float:
+        margins.append(margin_for(record))
+        return margins[-1]
+
+    got = answer(provider, connection, min_ttl)
+    return Token(answer_secret(got), answer_expiry(got), margins[-1])
 
 
 def _arg(path: str) -> str:
