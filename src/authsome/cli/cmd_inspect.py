@@ -43,8 +43,9 @@ def definition_dict(provider) -> dict:
     data = cattrs.Converter().unstructure(provider)
     for internal in ("source", "path", "extra"):
         data.pop(internal, None)
-    if not data.get("templates"):
-        data.pop("templates", None)
+    for optional in ("templates", "mcp"):
+        if not data.get(optional):
+            data.pop(optional, None)
     ordered = {k: data.pop(k) for k in FIELD_ORDER if k in data}
     ordered.update(data)
     ordered.update(provider.extra)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from authsome.errors import OAuthError, TimedOut, UsageError
 from authsome.oauth import authorize
-from authsome.oauth.endpoint import token_request
+from authsome.oauth.endpoint import resource_param, token_request
 from authsome.oauth.http import check_endpoint
 from authsome.oauth.loopback import FormSpec, LoopbackServer
 from authsome.oauth.prompt import Deadline, show_url
@@ -52,7 +52,7 @@ def run_code_flow(
             scopes=scopes,
             state=state,
             verifier=verifier,
-            extra_params=cfg.authorization_params,
+            extra_params={**cfg.authorization_params, **resource_param(cfg)},
             scope_separator=cfg.scope_separator,
         )
 
@@ -87,6 +87,7 @@ def run_code_flow(
         "grant_type": "authorization_code",
         "code": result.code or "",
         "redirect_uri": redirect,
+        **resource_param(cfg),
     }
     if verifier:
         data["code_verifier"] = verifier

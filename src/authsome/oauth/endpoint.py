@@ -95,6 +95,11 @@ def token_request(
     )
 
 
+def resource_param(cfg: OAuthConfig) -> dict[str, str]:
+    """RFC 8707 §2: the `resource` every authorization, token and refresh request carries."""
+    return {"resource": cfg.resource} if cfg.resource else {}
+
+
 # Where a DCR client keeps the endpoints discovered from RFC 8414 metadata, so that
 # refresh and revocation find them without fetching the metadata again.
 DISCOVERED_KEY = "authsome_endpoints"

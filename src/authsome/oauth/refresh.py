@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from authsome.oauth.endpoint import effective_oauth, token_request
+from authsome.oauth.endpoint import effective_oauth, resource_param, token_request
 from authsome.oauth.tokens import ClientCredentials, TokenSet
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def refresh(
         cfg.token_url,
         cfg.client_auth,
         client,
-        {"grant_type": "refresh_token", "refresh_token": refresh_token},
+        {"grant_type": "refresh_token", "refresh_token": refresh_token, **resource_param(cfg)},
         requested_scopes=scopes,
         previous_refresh_token=refresh_token,
     )

@@ -39,6 +39,18 @@ class OAuthConfig:
     # prefix). "Bearer" stands for the token's own type; null or "" sends the bare token.
     header_name: str = "Authorization"
     header_prefix: str | None = "Bearer"
+    # RFC 8707 resource indicator: sent on the authorization, token and refresh requests
+    # so the token is minted for this resource alone (MCP servers require it).
+    resource: str | None = None
+
+
+@attrs.frozen
+class McpServer:
+    """A remote MCP server: login discovers its authorization from `url` (RFC 9728)."""
+
+    url: str
+    resource_metadata: str | None = None  # where the last login found its metadata
+    issuer: str | None = None  # the authorization server the last login used
 
 
 @attrs.frozen
@@ -83,6 +95,7 @@ class Provider:
     git_hosts: list[GitHost] = attrs.field(factory=list)
     docs_url: str | None = None
     templates: dict[str, Template] = attrs.field(factory=dict)
+    mcp: McpServer | None = None
     # Not part of the file: where it came from, and the fields we keep but do not use.
     source: str = attrs.field(default="bundled", metadata={"internal": True})
     path: str | None = attrs.field(default=None, metadata={"internal": True})

@@ -97,6 +97,13 @@ def check_provider(p: Provider) -> None:
             url = getattr(p.oauth, name)
             if url:
                 check_endpoint(url, p, f"oauth.{name}")
+        if p.oauth.resource and (
+            urlsplit(p.oauth.resource).fragment or "://" not in p.oauth.resource
+        ):
+            # RFC 8707 §2: an absolute URI without a fragment
+            raise ProviderError(
+                "must be an absolute URI without #fragment", p.path, "oauth.resource"
+            )
         if p.flow != "dcr_pkce" and not p.oauth.metadata_url and not p.oauth.token_url:
             raise ProviderError("required", p.path, "oauth.token_url")
     elif p.flow != "api_key":
@@ -117,3 +124,5 @@ def check_provider(p: Provider) -> None:
             raise ProviderError(problem, p.path, f"api_url[{i}]")
     if p.docs_url:
         check_endpoint(p.docs_url, p, "docs_url")
+    if p.mcp is not None:
+        check_endpoint(p.mcp.url, p, "mcp.url")
