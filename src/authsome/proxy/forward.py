@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from authsome.errors import AuthsomeError
 
+from .addressed import ALLOWED, Refusal
 from .conn import NETWORK_ERRORS, Closed, Conn
 from .http11 import (
     ClientGone,
@@ -268,6 +269,18 @@ class Forwarder:
                 self._encoded.clear()
             hit = self._encoded[header] = encode_header(*header)
         return hit
+
+    def refuse(self, client: Conn, req: Head, refusal: Refusal, route: Route | None) -> bool:
+        """Answer a request that must not go out with the token (`check_addressed`);
+        True if the connection can carry another request."""
+        drain_body(client, self.limits.body_timeout)
+        extra = [(b"allow", ALLOWED)] if refusal.status == 405 else []
+        keep = req.keep_alive and req.method != b"CONNECT"  # after CONNECT: not HTTP
+        answer(client, refusal.status, refusal.text, self.limits.idle_timeout,
+               extra if keep else [*extra, CLOSE])  # fmt: skip
+        if route is not None:
+            self._audit(route, req, ("https", refusal.host, 0), refusal.status)
+        return keep
 
     def _audit(self, route: Route, req: Head, origin: Origin, status: int) -> None:
         if self.audit is None:

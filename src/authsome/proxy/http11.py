@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from http import HTTPStatus
 
 from authsome.protocol.authheader import TCHAR
+from authsome.protocol.urls import split_authority  # noqa: F401 (the one rule; re-exported)
 
+from .addressed import check_addressed
 from .wire import Headers, response_head
 
 # RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy's own. Content-Length and
@@ -113,24 +115,6 @@ def proxy_authorized(headers: Iterable[tuple[bytes, bytes]], expected: bytes) ->
     return hmac.compare_digest(b"Basic " + rest.strip(), expected)
 
 
-def split_authority(authority: str, default_port: int) -> tuple[str, int]:
-    """'host:port' / '[v6]:port' / 'host' -> (host, port). Raises ValueError if malformed."""
-    authority = authority.strip()
-    if authority.startswith("["):
-        end = authority.index("]")
-        host, rest = authority[1:end], authority[end + 1 :]
-        port = int(rest[1:]) if rest.startswith(":") else default_port
-    elif authority.count(":") == 1:
-        host, p = authority.split(":")
-        port = int(p)
-    else:
-        host, port = authority, default_port
-    host = host.lower().rstrip(".")
-    if not host or not 0 < port < 65536:  # '' would mean this machine to getaddrinfo
-        raise ValueError(authority)
-    return host, port
-
-
 def authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -138,31 +122,11 @@ def authority(host: str, port: int) -> str:
 def misdirected(
     method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]], host: str, port: int
 ) -> tuple[int, str] | None:
-    """Why a request on a connection intercepted for host:port must not get the token
-    (SPEC §6.8): (421, ...) when its Host or absolute-form authority names another host,
-    (405, ...) for TRACE (a server that honours it would echo the header back). None if
-    it may go on. A gateway routing by Host would otherwise hand the token to whatever
-    tenant the child names."""
-    if method == b"TRACE":
-        return 405, "authsome: TRACE is not forwarded on an API connection"
-    expected = {authority(host, port).encode()}
-    if port == 443:
-        expected.add(authority(host, port)[: -len(":443")].encode())
-    named = [v for n, v in headers if n.lower() == b"host"]
-    if target[:8].lower() == b"https://" or target[:7].lower() == b"http://":
-        named.append(target.split(b"://", 1)[1].split(b"/", 1)[0].split(b"?", 1)[0])
-    if not named or any(_normal_authority(n) not in expected for n in named):
-        return 421, f"authsome: this connection is for {authority(host, port)} only"
-    return None
-
-
-def _normal_authority(name: bytes) -> bytes:
-    """'API.example.com.:443' -> 'api.example.com:443': a trailing dot names the same host."""
-    name = name.strip().lower()
-    host, sep, port = name.rpartition(b":")
-    if sep and port.isdigit() and (b":" not in host or host.endswith(b"]")):
-        return host.rstrip(b".") + b":" + port
-    return name.rstrip(b".")
+    """(status, text) for a request on a connection intercepted for host:port that must
+    not get the token, else None: `addressed.check_addressed` (SPEC §6.8), in the shape
+    the direct-TLS listener calls it."""
+    refusal = check_addressed((host, port), method, target, headers)
+    return None if refusal is None else (refusal.status, refusal.text)
 
 
 def simple_response(status: int, text: str, extra: Headers = ()) -> bytes:

@@ -25,10 +25,11 @@ import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from .addressed import check_addressed
 from .ca import CertAuthority
 from .conn import NETWORK_ERRORS, Closed, Conn
 from .forward import AuditSink, Forwarder, HeaderSource, answer, answer_error, drain_body
-from .http11 import ClientGone, authority, misdirected, proxy_authorized, split_authority
+from .http11 import ClientGone, authority, proxy_authorized, split_authority
 from .limits import Limits
 from .routes import RouteTable
 from .tunnel import splice_sockets
@@ -262,15 +263,12 @@ class ProxyServer:
                 head = self._next_request(inner)
                 if head is None:
                     return
-                refused = misdirected(head.method, head.target, head.headers, host, port)
-                if refused is not None:  # no token for a host the child did not connect to
-                    drain_body(inner, limits.body_timeout)
-                    answer(inner, *refused, limits.idle_timeout)
-                    if not head.keep_alive:
+                path = _origin_path(head.target.decode("ascii", "replace"))
+                refusal = check_addressed((host, port), head.method, head.target, head.headers)
+                if refusal is not None:
+                    if not self.forwarder.refuse(inner, head, refusal, route_for(path)):
                         return
-                    continue
-                path = head.target.decode("ascii", "replace")
-                if not self.forwarder.forward(inner, head, origin, route_for(path)):
+                elif not self.forwarder.forward(inner, head, origin, route_for(path)):
                     return
         finally:
             self._track(inner, False)
@@ -300,6 +298,14 @@ def _refused_tunnel(conn: Conn) -> None:
     rest = _tunnel_bytes(conn)
     if rest:
         conn.reader.feed(rest)
+
+
+def _origin_path(target: str) -> str:
+    """The path of an origin-form or absolute-form target (for route matching)."""
+    if target.startswith("/"):
+        return target
+    _, _, rest = target.partition("://")
+    return "/" + rest.partition("/")[2]
 
 
 def _copy_head(head: Head) -> Head:
