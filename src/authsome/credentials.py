@@ -15,7 +15,8 @@ import attrs
 from authsome import audit
 from authsome.errors import AuthsomeError, NotFound, OAuthError, ReauthRequired, UsageError
 from authsome.oauth.tokens import ClientCredentials, TokenSet
-from authsome.protocol.helper import auth_header, credential_response, env_for
+from authsome.protocol.authheader import injection, secret_headers
+from authsome.protocol.helper import credential_response, env_for
 from authsome.providers import Provider, load_registry
 from authsome.providers.templates import fill_provider
 from authsome.records import (
@@ -103,14 +104,25 @@ class Credential:
 
     @property
     def headers(self) -> dict[str, str]:
-        name, value = auth_header(
+        """The headers that carry the secret; {} for a key that goes in the query."""
+        return secret_headers(
             self.auth_type,
             _api_key_dict(self.provider),
             self.secret,
             self.token_type,
             _oauth_dict(self.provider),
         )
-        return {name: value}
+
+    @property
+    def injection(self) -> tuple[str, str]:
+        """What the proxy sets on each request (authheader.injection)."""
+        return injection(
+            self.auth_type,
+            _api_key_dict(self.provider),
+            self.secret,
+            self.token_type,
+            _oauth_dict(self.provider),
+        )
 
     @property
     def env(self) -> dict[str, str]:

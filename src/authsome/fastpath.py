@@ -146,7 +146,7 @@ def cached(
     from authsome.protocol.authheader import header_field_problem
 
     # A header the loader would reject: the service reports it (file and field).
-    if header_field_problem(api_key_cfg) or header_field_problem(oauth_cfg):
+    if header_field_problem(api_key_cfg) or header_field_problem(oauth_cfg, api_key=False):
         return None
     from authsome.vault.vault import Vault
 

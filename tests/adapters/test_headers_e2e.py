@@ -65,3 +65,11 @@ def test_bad_request(home, run):
     assert r.returncode == 2
     r = run("authsome-helper", "headers", input='{"uri": "not a url"}')
     assert r.returncode == 2 and r.stdout == ""
+
+
+def test_query_param_key_has_no_header_to_give(home, run):
+    # SerpApi's key goes only in the `api_key` query parameter: the adapter can give headers
+    # only, so it answers "no credentials" rather than a header the API would ignore.
+    run("authsome-helper", "store", "serpapi", input='{"api_key":"serp-k2"}')
+    r = headers(run, "https://serpapi.com/search?q=x")
+    assert (r.returncode, r.stdout) == (0, "{}\n")

@@ -250,3 +250,15 @@ def test_audit_log_rotates_past_its_size_limit(home, run, monkeypatch):
     current = home / "audit.log"
     assert not current.exists() or current.stat().st_size <= 400
     assert oct((home / "audit.log.1").stat().st_mode & 0o777) == "0o600"
+
+
+def test_query_param_key_answers_query_params_and_no_header(home, run):
+    # SerpApi takes its key only as ?api_key=: no header would authenticate.
+    assert run("authsome", "login", "serpapi", "--api-key-stdin", input="serp-k1").returncode == 0
+    for _ in range(2):  # the first answer from the service, the second from the fast path
+        answer = json.loads(run("authsome-helper", "get", "serpapi").stdout)
+        assert answer["api_key"] == "serp-k1"
+        assert answer["headers"] == {}
+        assert answer["query_params"] == {"api_key": "serp-k1"}
+        assert answer["env"] == {"SERPAPI_API_KEY": "serp-k1"}
+    assert "query_params" not in json.loads(run("authsome-helper", "get", "openai").stdout or "{}")

@@ -37,6 +37,8 @@ COMMA_SCOPES = {"slack", "linear", "todoist", "strava", "shopify"}
 # oauth2 providers whose API documents the token in a header other than Authorization.
 OWN_TOKEN_HEADER = {"shopify": ("X-Shopify-Access-Token", None)}
 API_KEY_KEYS = {"header_name", "header_prefix", "key_pattern", "env_var"}
+# API-key providers whose key goes only in a URL query parameter (their own docs say so).
+QUERY_PARAM_KEYS = {"serpapi": "api_key"}
 URL_FIELDS = sorted(
     OAUTH_KEYS
     - {
@@ -112,8 +114,12 @@ def test_definition_shape(name: str) -> None:
         assert defn["flow"] == "api_key"
         assert defn["oauth"] is None
         key = defn["api_key"]
-        assert set(key) == API_KEY_KEYS
-        assert HEADER_RE.match(key["header_name"])
+        assert set(key) - {"query_param"} == API_KEY_KEYS
+        assert key.get("query_param") == QUERY_PARAM_KEYS.get(name)
+        if name in QUERY_PARAM_KEYS:
+            assert key["header_name"] is None and key["header_prefix"] is None
+        else:
+            assert HEADER_RE.match(key["header_name"])
         assert key["header_prefix"] is None or (
             isinstance(key["header_prefix"], str) and key["header_prefix"].strip()
         )

@@ -155,3 +155,13 @@ def test_headers():
     assert split_authority("API.test", 443) == ("api.test", 443)
     with pytest.raises(ValueError):
         split_authority("h:0", 443)
+
+
+def test_set_query_param_replaces_every_placeholder_once():
+    from authsome.proxy.querykey import set_query_param
+
+    assert set_query_param(b"/search", "api_key", "k") == b"/search?api_key=k"
+    assert set_query_param(b"/s?", "api_key", "k") == b"/s?api_key=k"
+    # the child's placeholders (any spelling of the name) go; the others keep their bytes
+    got = set_query_param(b"/s?a=1&api_key=x&api%5Fkey=y&&b=%2F", "api_key", "k y/&=")
+    assert got == b"/s?a=1&b=%2F&api_key=k%20y%2F%26%3D"

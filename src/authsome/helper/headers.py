@@ -52,7 +52,9 @@ def run(provider: str | None, connection: str, request: dict) -> int:
 
             # No connection: no credentials for this URI, the tool goes on without them.
             got = answer(provider, connection, request.get("min_ttl", 60), missing_ok=True)
-            if got is not None:
+            # A key that goes only in a URL query (api_key.query_param) has no header to
+            # give: `{}`, as for a URI without credentials (the query is the tool's own).
+            if got is not None and got["headers"]:
                 reply = proto.format_response(got["headers"], got.get("expires_at"))
     except AuthsomeError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -3,6 +3,8 @@
 One rule for every consumer (helper `headers`, `Credential.headers` and so the proxy,
 the `headers` adapter, the fast path): it works on plain dicts, so the hot path needs
 no attrs. The `api_key` and `oauth` blocks both take `header_name` and `header_prefix`.
+An `api_key` block may instead name a `query_param` (SerpApi's `api_key`): the key then
+goes in the URL's query and in no header.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ DEFAULT_NAME = "Authorization"
 DEFAULT_PREFIX = "Bearer"
 # RFC 9110 §5.6.2 tchar: a field name is one token. A set, not a regex: no `re` on the hot path.
 TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# A query parameter name we set as is, without percent-encoding (RFC 3986 unreserved).
+QUERY_NAME_CHARS = frozenset("-._~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Marks a query parameter where a header name is expected (`injection`); never a tchar.
+QUERY_MARK = "?"
 
 
 def _scheme(token_type: str | None) -> str:
@@ -38,9 +44,60 @@ def auth_header(
     return name, f"{prefix} {secret}" if prefix else secret
 
 
-def header_field_problem(cfg: object) -> tuple[str, str] | None:
-    """(field, message) for a `header_name`/`header_prefix` that cannot go on the wire."""
+def query_param(auth_type: str, api_key_cfg: dict | None) -> str | None:
+    """The query parameter that carries an API key, or None when a header does."""
+    if auth_type != "api_key" or not api_key_cfg:
+        return None
+    return api_key_cfg.get("query_param") or None
+
+
+def secret_headers(
+    auth_type: str,
+    api_key_cfg: dict | None,
+    secret: str,
+    token_type: str | None = "Bearer",
+    oauth_cfg: dict | None = None,
+) -> dict[str, str]:
+    """The headers that carry `secret`: none when the key goes in a query parameter."""
+    if query_param(auth_type, api_key_cfg):
+        return {}
+    name, value = auth_header(auth_type, api_key_cfg, secret, token_type, oauth_cfg)
+    return {name: value}
+
+
+def secret_query(auth_type: str, api_key_cfg: dict | None, secret: str) -> dict[str, str]:
+    """The query parameters that carry `secret` (SerpApi: {"api_key": KEY}), else {}."""
+    param = query_param(auth_type, api_key_cfg)
+    return {param: secret} if param else {}
+
+
+def injection(
+    auth_type: str,
+    api_key_cfg: dict | None,
+    secret: str,
+    token_type: str | None = "Bearer",
+    oauth_cfg: dict | None = None,
+) -> tuple[str, str]:
+    """What the proxy sets on a request: (header name, value), or for a key that goes
+    in the query (QUERY_MARK + parameter name, key)."""
+    param = query_param(auth_type, api_key_cfg)
+    if param:
+        return QUERY_MARK + param, secret
+    return auth_header(auth_type, api_key_cfg, secret, token_type, oauth_cfg)
+
+
+def header_field_problem(cfg: object, api_key: bool = True) -> tuple[str, str] | None:
+    """(field, message) for a `header_name`/`header_prefix`/`query_param` that cannot go
+    on the wire. With `query_param` (api_key block only) the key goes only there, and
+    `header_name` is null."""
     if not isinstance(cfg, dict):
+        return None
+    param = cfg.get("query_param") if api_key else None
+    if param is not None:
+        if not isinstance(param, str) or not param or not all(c in QUERY_NAME_CHARS for c in param):
+            return "query_param", "must be a URL query parameter name (letters, digits, - . _ ~)"
+        if cfg.get("header_name", DEFAULT_NAME) is not None:
+            return "header_name", "must be null when query_param carries the key"
         return None
     name = cfg.get("header_name", DEFAULT_NAME)
     if not isinstance(name, str) or not name or not all(c in TCHAR for c in name):

@@ -9,7 +9,7 @@ import json
 import time
 
 from authsome.errors import AuthsomeError, UsageError
-from authsome.protocol.authheader import auth_header
+from authsome.protocol.authheader import secret_headers, secret_query
 from authsome.records import rfc3339, secret_of
 
 PROTOCOL = 1
@@ -86,11 +86,15 @@ def credential_response(
     now: float | None = None,
     oauth_cfg: dict | None = None,
 ) -> dict:
-    """The answer to `get` / `refresh` (SPEC §5); the header follows `auth_header`."""
+    """The answer to `get` / `refresh` (SPEC §5); the header follows `auth_header`.
+
+    A key that goes in a URL query parameter (`api_key.query_param`) gets no header
+    (`headers` is {}) and a `query_params` field naming the parameter instead.
+    """
     now = time.time() if now is None else now
     secret = secret_of(record) or ""
     expires_at = record.get("expires_at")
-    name, value = auth_header(auth_type, api_key_cfg, secret, record.get("token_type"), oauth_cfg)
+    headers = secret_headers(auth_type, api_key_cfg, secret, record.get("token_type"), oauth_cfg)
     answer = {
         "protocol": PROTOCOL,
         "provider": record["provider"],
@@ -104,10 +108,13 @@ def credential_response(
             "expires_at": rfc3339(expires_at),
             "expires_in": None if expires_at is None else max(0, int(expires_at - now)),
             "scopes": list(record.get("scopes") or []),
-            "headers": {name: value},
+            "headers": headers,
             "env": env_for(auth_type, env, api_key_cfg, secret),
         }
     )
+    query = secret_query(auth_type, api_key_cfg, secret)
+    if query:
+        answer["query_params"] = query
     return answer
 
 

@@ -55,10 +55,25 @@ class McpServer:
 
 @attrs.frozen
 class ApiKeyConfig:
-    header_name: str = "Authorization"
+    # null when the key goes only in `query_param` (SerpApi): then no header carries it.
+    header_name: str | None = "Authorization"
     header_prefix: str | None = "Bearer"
     key_pattern: str | None = None
     env_var: str | None = None
+    # The URL query parameter that carries the key (SerpApi: api_key), for APIs that take
+    # it there; the proxy sets it on each intercepted request.
+    query_param: str | None = None
+
+
+@attrs.frozen
+class Verified:
+    """When and against which page of the provider's own documentation the definition
+    was last checked, so that drift shows (docs/providers.md: re-checking one)."""
+
+    date: str  # YYYY-MM-DD
+    source: str  # the provider's page for its auth (OAuth endpoints, API-key header)
+    # What the check could not confirm, or why the date is older than the entry's edits.
+    note: str | None = None
 
 
 @attrs.frozen
@@ -96,6 +111,7 @@ class Provider:
     docs_url: str | None = None
     templates: dict[str, Template] = attrs.field(factory=dict)
     mcp: McpServer | None = None
+    verified: Verified | None = None
     # Not part of the file: where it came from, and the fields we keep but do not use.
     source: str = attrs.field(default="bundled", metadata={"internal": True})
     path: str | None = attrs.field(default=None, metadata={"internal": True})

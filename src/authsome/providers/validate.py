@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ from authsome.providers.model import CLIENT_AUTHS, SCOPE_SEPARATORS, Provider
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TEMPLATE_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ENDPOINTS = (
@@ -47,7 +49,7 @@ def check_header_fields(data: dict, path: str | None) -> None:
     On the raw JSON, with the rule the fast path applies, so both refuse the same files.
     """
     for block in ("oauth", "api_key"):
-        problem = header_field_problem(data.get(block))
+        problem = header_field_problem(data.get(block), api_key=block == "api_key")
         if problem:
             field, message = problem
             raise ProviderError(message, path, f"{block}.{field}")
@@ -126,3 +128,20 @@ def check_provider(p: Provider) -> None:
         check_endpoint(p.docs_url, p, "docs_url")
     if p.mcp is not None:
         check_endpoint(p.mcp.url, p, "mcp.url")
+    if p.verified is not None:
+        check_verified(p)
+
+
+def check_verified(p: Provider) -> None:
+    """`verified`: a real calendar date and the https page the check was made against."""
+    assert p.verified is not None
+    try:
+        valid = DATE_RE.match(p.verified.date) and date.fromisoformat(p.verified.date)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ProviderError("must be a date as YYYY-MM-DD", p.path, "verified.date")
+    source = urlsplit(p.verified.source)
+    if source.scheme != "https" or not source.hostname:
+        message = "must be the https:// URL of the page checked"
+        raise ProviderError(message, p.path, "verified.source")

@@ -16,6 +16,7 @@ import select
 from collections.abc import Callable
 
 from authsome.errors import AuthsomeError
+from authsome.protocol.authheader import QUERY_MARK
 
 from .addressed import ALLOWED, Refusal
 from .conn import NETWORK_ERRORS, Closed, Conn
@@ -28,6 +29,7 @@ from .http11 import (
     simple_response,
 )
 from .limits import HIGH_WATER, Limits
+from .querykey import set_query_param
 from .tunnel import splice_conns
 from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout
 from .wire import (
@@ -44,7 +46,8 @@ from .wire import (
     response_head,
 )
 
-# (provider, connection, force_refresh) -> (header name, header value)
+# (provider, connection, force_refresh) -> (header name, header value); a name that
+# starts with QUERY_MARK is a query parameter that carries the key instead.
 HeaderSource = Callable[[str, str, bool], tuple[str, str]]
 AuditSink = Callable[..., None]
 Route = tuple[str, str]
@@ -82,7 +85,7 @@ class Forwarder:
         inject = None
         if route is not None:
             try:
-                inject = self._encode(self.get_header(route[0], route[1], False))
+                inject = self._inject(req, self.get_header(route[0], route[1], False))
             except (AuthsomeError, HeaderRefused) as exc:
                 self.warn(f"{route[0]}/{route[1]}: {exc}")
                 drain_body(client, limits.body_timeout)
@@ -124,7 +127,7 @@ class Forwarder:
                     return False
                 status = resp.status
                 if status == 401 and retryable and not retried and route is not None:
-                    fresh = self._refreshed(route)
+                    fresh = self._refreshed(route, req)
                     if fresh is not None:
                         retried, inject = True, fresh
                         self._discard(up, origin)
@@ -282,6 +285,14 @@ class Forwarder:
             self._audit(route, req, ("https", refusal.host, 0), refusal.status)
         return keep
 
+    def _inject(self, req: Head, pair: tuple[str, str]) -> tuple[bytes, bytes] | tuple[()]:
+        """The header to add to `req`; for a key that goes in the query, none: the key
+        is set on `req.target` instead (the audit log keeps the path only)."""
+        if pair[0].startswith(QUERY_MARK):
+            req.target = set_query_param(req.target, pair[0][len(QUERY_MARK) :], pair[1])
+            return ()
+        return self._encode(pair)
+
     def _audit(self, route: Route, req: Head, origin: Origin, status: int) -> None:
         if self.audit is None:
             return
@@ -298,9 +309,9 @@ class Forwarder:
         except Exception as exc:  # an audit failure must be seen, not kill the request
             self.warn(f"audit log: {exc}")
 
-    def _refreshed(self, route: Route) -> tuple[bytes, bytes] | None:
+    def _refreshed(self, route: Route, req: Head) -> tuple[bytes, bytes] | tuple[()] | None:
         try:
-            return self._encode(self.get_header(route[0], route[1], True))
+            return self._inject(req, self.get_header(route[0], route[1], True))
         except (AuthsomeError, HeaderRefused) as exc:
             self.warn(f"{route[0]}/{route[1]}: refresh after 401 failed: {exc}")
             return None

@@ -26,7 +26,8 @@ class _Entry:
 
 
 class ServiceHeaders:
-    """`source(provider, connection, force_refresh) -> (header name, value)`."""
+    """`source(provider, connection, force_refresh) -> (header name, value)`; the name is
+    QUERY_MARK + a parameter for a key that goes in the query (authheader.injection)."""
 
     def __init__(self, service=None, min_ttl: int = MIN_TTL) -> None:
         self._service = service  # None: a CredentialService, made on first use
@@ -52,7 +53,7 @@ class ServiceHeaders:
             cred = self._get(
                 provider, connection, min_ttl=self._min_ttl, force_refresh=force_refresh
             )
-            name, value = next(iter(cred.headers.items()))
+            name, value = cred.injection
             left = cred.expires_in
             ttl = RECHECK if left is None else min(RECHECK, max(0, left - self._min_ttl))
             self._cache[key] = _Entry(name, value, now + ttl, now, force_refresh)
