@@ -88,11 +88,14 @@ def import_variables(
     providers: list[Provider] | None = None,
     params: dict[str, dict[str, str]] | None = None,
     now: float | None = None,
+    keep_connected: bool = False,
 ) -> list[Outcome]:
     """Store what `variables` hold for known providers; one Outcome per variable.
 
     `providers` limits the mapping (login NAME --from-env); `params` gives template
-    values per provider name. Variables that name no provider are `skipped`.
+    values per provider name. Variables that name no provider are `skipped`. With
+    `keep_connected` (import without --force) a connected connection is not replaced:
+    a repository's `.env` must not silently swap a login (and lose its refresh token).
     """
     from authsome.providers.templates import missing_params
 
@@ -113,6 +116,10 @@ def import_variables(
             provider, kind = owners[0]
             groups.setdefault(provider.name, (provider, {}))[1][kind] = var
     for name, (provider, found) in groups.items():
+        if keep_connected and _connected(service, name, connection):
+            why = "already connected (use --force)"
+            outcomes += [Outcome(v, name, SKIPPED, why) for v in found.values()]
+            continue
         given = (params or {}).get(name, {})
         missing = missing_params(provider, given)
         if missing:
@@ -134,6 +141,16 @@ def import_variables(
                 outcomes.append(Outcome(var, name, STORED, note))
     order = {v: i for i, v in enumerate(variables)}
     return sorted(outcomes, key=lambda o: order[o.variable])
+
+
+def _connected(service, provider: str, connection: str) -> bool:
+    from authsome.errors import NotFound
+    from authsome.records import status_of
+
+    try:
+        return status_of(service.record(provider, connection)) == "connected"
+    except NotFound:
+        return False
 
 
 def _lonely(provider: Provider, kind: str) -> str:

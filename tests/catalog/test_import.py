@@ -235,3 +235,59 @@ def test_import_stdin_and_missing_file(home, run, tmp_path):
 def test_import_refuses_a_token_with_blanks(home, run, tmp_path, value):
     res = run("authsome", "import", write_env(tmp_path, f'GITHUB_TOKEN="{value}"\n'))
     assert res.returncode == 2 and "refused" in res.stdout and value not in res.stdout
+
+
+# -- hostile files (#19 items 9-11) ------------------------------------------------------
+
+HF = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+
+
+def test_import_never_echoes_a_line_that_is_not_an_assignment(home, run, tmp_path):
+    """A bare token on its own line is one identifier: the report names the line only."""
+    path = write_env(tmp_path, f"{HF}\nghp_BareToken0123456789 trailing\nOPENAI_API_KEY={OPENAI}\n")
+    for n, extra in enumerate(([], ["--json"])):
+        res = run("authsome", "import", path, "--connection", f"c{n}", *extra)
+        assert res.returncode == 0, res.stderr
+        assert HF not in res.stdout + res.stderr
+        assert "ghp_BareToken" not in res.stdout + res.stderr
+        assert "line 1" in res.stdout and "line 2" in res.stdout
+
+
+def test_import_refuses_a_symlink_or_a_fifo_unless_follow(home, run, tmp_path):
+    secret_file = tmp_path / "elsewhere.txt"
+    secret_file.write_text("shadowuser:$6$hash:19000:0:99999:7:::\n")
+    link = tmp_path / ".env"
+    link.symlink_to(secret_file)
+    res = run("authsome", "import", str(link))
+    assert res.returncode == 2 and "symlink" in res.stderr and "--follow" in res.stderr
+    assert "shadowuser" not in res.stdout + res.stderr
+    fifo = tmp_path / "pipe.env"
+    os.mkfifo(fifo)
+    res = run("authsome", "import", str(fifo), timeout=20)
+    assert res.returncode == 2 and "not a regular file" in res.stderr
+    secret_file.write_text(f"OPENAI_API_KEY={OPENAI}\n")
+    res = run("authsome", "import", "--follow", str(link))
+    assert res.returncode == 0, res.stderr
+
+
+def test_import_keeps_a_connected_login_unless_force(home, run, tmp_path):
+    exp = time.time() + 3600
+    mine = jwt(exp, sub="me")
+    res = run(
+        "authsome",
+        "login",
+        "github",
+        "--from-env",
+        env=env_with(GITHUB_TOKEN=mine, GITHUB_REFRESH_TOKEN="ghr_mine"),
+    )
+    assert res.returncode == 0, res.stderr
+    path = write_env(tmp_path, "GITHUB_TOKEN=ghp_attacker\n")
+    res = run("authsome", "import", path, "--json")
+    assert res.returncode == 2  # nothing imported
+    (row,) = json.loads(res.stdout)
+    assert row["result"] == "skipped" and row["reason"] == "already connected (use --force)"
+    assert helper_get(run, "github")["access_token"] == mine
+    assert json.loads(run("authsome", "get", "github", "--json").stdout)["has_refresh_token"]
+    res = run("authsome", "import", path, "--force")
+    assert res.returncode == 0, res.stderr
+    assert helper_get(run, "github")["access_token"] == "ghp_attacker"

@@ -35,20 +35,42 @@ def register(sub) -> None:
     )
     p.add_argument("file", metavar="FILE", help="the dotenv file ('-' for stdin)")
     output.add_connection(p, "store under this connection (default: default)")
+    p.add_argument(
+        "--force", action="store_true", help="replace a connection that is already connected"
+    )
+    p.add_argument(
+        "--follow", action="store_true", help="read FILE even if it is a symlink or not a file"
+    )
     output.add_json(p)
     p.set_defaults(func=run)
 
 
-def _read(path: str) -> str:
+def _read(path: str, follow: bool) -> str:
+    """The file's text. Without `follow`, only a regular file that is not a symlink: a
+    `.env` planted as a link to /etc/shadow must not be read (its lines get reported)."""
+    import os
+    import stat
+
     if path == "-":
         return sys.stdin.read(MAX_BYTES + 1)
+    flags = os.O_RDONLY | (0 if follow else os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(MAX_BYTES + 1)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}")
+    except OSError as exc:
+        if not follow and os.path.islink(path):
+            raise UsageError(f"{path} is a symlink: pass --follow to read what it points to")
+        raise UsageError(f"cannot read {path}: {type(exc).__name__}")
+    try:
+        if not follow and not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{path} is not a regular file: pass --follow to read it anyway")
+        with open(fd, encoding="utf-8", closefd=False) as f:
+            text = f.read(MAX_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {type(exc).__name__}")
+    finally:
+        os.close(fd)
     if len(text) > MAX_BYTES:
         raise UsageError(f"{path} is larger than 1 MiB: not a dotenv file")
     return text
@@ -60,10 +82,14 @@ def run(args) -> int:
     from authsome.protocol.dotenv import parse
 
     connection = check_connection_name(args.connection)
-    entries, problems = parse(_read(args.file))
+    entries, problems = parse(_read(args.file, args.follow))
     variables = {e.name: e.value for e in entries}  # the last assignment wins, as in a shell
     service = CredentialService()
-    outcomes = import_variables(service, variables, connection=connection) if variables else []
+    outcomes = (
+        import_variables(service, variables, connection=connection, keep_connected=not args.force)
+        if variables
+        else []
+    )
     outcomes += [Outcome(f"line {p.line}", None, SKIPPED, p.message) for p in problems]
     if args.json:
         output.print_json([{"variable": o.variable, **_fields(o)} for o in outcomes])

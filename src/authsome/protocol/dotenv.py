@@ -97,7 +97,8 @@ class _Scanner:
         self.pos = m.end()
         self._blanks()
         if self._peek() != "=":
-            raise ValueError(f"'{name}' is not followed by '='")
+            # Not `{name}`: a bare token (hf_..., ghp_...) is one identifier.
+            raise ValueError("the name is not followed by '='")
         self.pos += 1
         after_eq = self.pos
         self._blanks()
