@@ -34,7 +34,7 @@ def run(args) -> int:
     else:
         for c in checks:
             mark, color = MARKS[c.level]
-            print(f"[{output.paint(mark, color)}] {c.name}: {c.message}")
+            print(f"[{output.paint(mark, color)}] {c.name}: {output.visible(c.message)}")
             if c.fix:
-                print(f"       fix: {c.fix}")
+                print(f"       fix: {output.visible(c.fix)}")
     return 1 if any(c.level == FAIL for c in checks) else 0

@@ -91,7 +91,7 @@ def run(args) -> int:
             value = " ".join(value)
         elif isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items())
-        print("" if value is None else value)
+        print("" if value is None else output.visible(value))
         return 0
     if args.json:
         output.print_json(data)
@@ -105,5 +105,5 @@ def run(args) -> int:
             value = " ".join(value) or "-"
         elif isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items()) or "-"
-        print(f"{key:<18} {'-' if value is None else value}")
+        print(f"{key:<18} {'-' if value is None else output.visible(value)}")
     return 0

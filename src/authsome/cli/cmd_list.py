@@ -75,8 +75,7 @@ def run(args) -> int:
         conns = ", ".join(
             f"{c['connection']} ({output.status(c['status'])})" for c in item["connections"]
         )
-        rows.append(
-            [item["name"], item["display_name"], item["auth_type"], item["source"], conns or "-"]
-        )
+        text = [output.visible(item[k]) for k in ("name", "display_name", "auth_type", "source")]
+        rows.append([*text, conns or "-"])
     output.table(rows, ["NAME", "DISPLAY NAME", "AUTH", "SOURCE", "CONNECTIONS"])
     return 0

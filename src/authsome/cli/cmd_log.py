@@ -56,5 +56,6 @@ def run(args) -> int:
             f"{k}={v}" for k, v in e.items() if k not in ("time", "event", "provider", "connection")
         )
         who = f"{e.get('provider', '')}{':' + e['connection'] if e.get('connection') else ''}"
-        print(f"{e.get('time', '')}  {e.get('event', ''):<14} {who:<24} {rest}".rstrip())
+        line = f"{e.get('time', '')}  {e.get('event', ''):<14} {who:<24} {rest}".rstrip()
+        print(output.visible(line))
     return 0

@@ -14,6 +14,7 @@ import argparse
 import getpass
 import sys
 
+from authsome.cli import output
 from authsome.errors import NotFound, TimedOut, UsageError
 
 FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
@@ -169,7 +170,7 @@ def _login_from_env(service, definition, connection: str, params: dict[str, str]
         params={definition.name: params},
     )
     for o in outcomes:
-        _say(f"{o.variable}: {o.result}" + (f" ({o.reason})" if o.reason else ""))
+        _say(f"{o.variable}: {o.result}" + (f" ({output.visible(o.reason)})" if o.reason else ""))
     if any(o.result == REFUSED for o in outcomes):
         return 2
     if not any(o.result == STORED for o in outcomes):
@@ -237,7 +238,7 @@ def _login_oauth(
     params = params_from_token(definition, params, tokens.extra)
     _check_token_params(definition, params)
     service.store_token(definition.name, connection, tokens, params=params, event="login")
-    granted = " ".join(tokens.scopes) or "(none named)"
+    granted = output.visible(" ".join(tokens.scopes)) or "(none named)"
     _say(f"Logged in to {provider.display_name} ({connection}). Scopes: {granted}")
     return 0
 

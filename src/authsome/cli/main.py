@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return int(args.func(args) or 0)
     except AuthsomeError as exc:
-        print(f"authsome: {exc}", file=sys.stderr)
+        from authsome.terminal import visible
+
+        print(f"authsome: {visible(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("authsome: cancelled", file=sys.stderr)

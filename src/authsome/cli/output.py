@@ -7,6 +7,10 @@ import os
 import sys
 import time
 
+from authsome.terminal import json_safe, visible
+
+__all__ = ["visible"]  # the one function for text from outside: see authsome.terminal
+
 
 def use_color(stream=None) -> bool:
     stream = stream or sys.stdout
@@ -25,7 +29,7 @@ def status(text: str) -> str:
 
 
 def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def table(rows: list[list[str]], headers: list[str]) -> None:
@@ -66,7 +70,7 @@ def relative(epoch: float | None) -> str:
 
 
 def warn(message: str) -> None:
-    print(f"authsome: warning: {message}", file=sys.stderr)
+    print(f"authsome: warning: {visible(message)}", file=sys.stderr)
 
 
 def add_connection(parser, help_text: str = "the connection name (default: default)") -> None:

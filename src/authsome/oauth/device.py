@@ -11,6 +11,7 @@ from authsome.oauth.http import NetworkError, check_endpoint
 from authsome.oauth.prompt import Deadline, say, show_url
 from authsome.oauth.responses import parse_device_authorization
 from authsome.oauth.tokens import ClientCredentials, TokenSet
+from authsome.terminal import visible
 
 if TYPE_CHECKING:
     from authsome.providers.model import OAuthConfig, Provider
@@ -46,11 +47,12 @@ def run_device_flow(
         response.content,
         now=int(time.time()),
     )
-    say(f"Your one-time code for {name}: {grant.user_code}")
+    _check_verification_uris(grant)
+    say(f"Your one-time code for {name}: {visible(grant.user_code)}")
     if grant.verification_uri_complete:
-        say(f"(or enter it yourself at {grant.verification_uri})")
+        say(f"(or enter it yourself at {visible(grant.verification_uri)})")
     show_url(
-        grant.verification_uri_complete or grant.verification_uri,
+        visible(grant.verification_uri_complete or grant.verification_uri),
         what=f"approve authsome at {name}",
         open_browser=open_browser,
     )
@@ -88,3 +90,24 @@ def run_device_flow(
                 raise
     finally:
         deadline.done()
+
+
+def _check_verification_uris(grant) -> None:
+    """The page the user is sent to must be https (http only on loopback, as for every
+    endpoint): a `javascript:` or plain-http page would be opened or shown as genuine."""
+    from urllib.parse import urlsplit
+
+    from authsome.oauth.http import is_loopback_host
+
+    for uri in (grant.verification_uri, grant.verification_uri_complete):
+        if uri is None:
+            continue
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        if not (parts.scheme == "https" and host) and not (
+            parts.scheme == "http" and is_loopback_host(host)
+        ):
+            raise OAuthError(
+                "the device authorization response's verification_uri is not https://",
+                "invalid_response",
+            )
