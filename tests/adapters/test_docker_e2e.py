@@ -103,5 +103,6 @@ def test_mapped_registry_answers_with_the_providers_token(home, run, registry_pr
     # logout: nothing stored to erase; the connection stays, with a hint on stderr
     r = docker("erase", input=b"registry.test")
     assert r.returncode == 0 and b"authsome logout forge" in r.stderr
-    # a cleartext URL never gets the token
-    assert docker("get", input=b"http://registry.test").stdout == NOT_FOUND
+    # a cleartext URL, or any scheme but https, never gets the token (#19 item 13)
+    for url in (b"http://registry.test", b"ftp://registry.test", b"ssh://registry.test/v2/"):
+        assert docker("get", input=url).stdout == NOT_FOUND, url

@@ -85,7 +85,8 @@ def test_registry_matching():
             "provider": "github",
             "username": "gh",
         }
-    assert docker.provider_for_registry(providers, "http://ghcr.io") is None
+    for url in ("http://ghcr.io", "HTTP://ghcr.io", "ftp://ghcr.io", "git+https://ghcr.io"):
+        assert docker.provider_for_registry(providers, url) is None, url
     assert docker.provider_for_registry(providers, "docker.io") is None
     assert docker.provider_for_registry(providers, "dup.io") is None
 

@@ -158,3 +158,60 @@ def test_exec_credential_shape_and_expiry(home, run, monkeypatch):
     monkeypatch.setenv("KUBERNETES_EXEC_INFO", '{"apiVersion":"client.authentication.k8s.io/v9"}')
     r = run("authsome-helper", "k8s", "cluster", input="")
     assert r.returncode == 2 and r.stdout == ""
+
+
+def exec_info(server: str) -> str:
+    spec = {"cluster": {"server": server}, "interactive": False}
+    return json.dumps(
+        {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "spec": spec}
+    )
+
+
+def test_token_only_for_a_cluster_server_among_the_providers_hosts(home, run, monkeypatch):
+    """With `provideClusterInfo: true` kubectl names the API server: the token goes to
+    the provider's own api_url hosts only (#19 item 13)."""
+    write_provider(home, "cluster", api_url=["k8s.cluster.test", "127.0.0.1:6443"])
+    run("authsome-helper", "store", "cluster", input='{"access_token":"kt","expires_in":3600}')
+    for server in (
+        "https://k8s.cluster.test",
+        "https://K8S.cluster.test:443/",
+        "http://127.0.0.1:6443",
+    ):
+        monkeypatch.setenv("KUBERNETES_EXEC_INFO", exec_info(server))
+        r = run("authsome-helper", "k8s", "cluster", input="")
+        assert r.returncode == 0, (server, r.stderr)
+        assert json.loads(r.stdout)["status"]["token"] == "kt"
+    for server in (
+        "https://evil.test:6443",
+        "https://k8s.cluster.test.evil.test",
+        "http://k8s.cluster.test",  # the right host, but in cleartext
+        "https://127.0.0.1:7443",  # another port than the entry names
+        "not a url",
+    ):
+        monkeypatch.setenv("KUBERNETES_EXEC_INFO", exec_info(server))
+        r = run("authsome-helper", "k8s", "cluster", input="")
+        assert r.returncode == 2 and r.stdout == "", server
+        assert "kt" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_kubernetes_client_with_cluster_info_refuses_another_server(
+    home, run, tmp_path, api_server
+):
+    server, seen = api_server
+    write_provider(home, "cluster", api_url=["k8s.cluster.test"])
+    run("authsome-helper", "store", "cluster", input='{"access_token":"kt","expires_in":3600}')
+    cfg = kubeconfig(
+        tmp_path / "kubeconfig", server, "client.authentication.k8s.io/v1", ["k8s", "cluster"]
+    )
+    doc = json.loads(cfg.read_text())
+    doc["users"][0]["user"]["exec"]["provideClusterInfo"] = True
+    cfg.write_text(json.dumps(doc))
+    r = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "is not one of cluster's api_url hosts" in r.stderr
+    assert seen == [None]  # the loopback API server never saw the token

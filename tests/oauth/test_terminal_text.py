@@ -20,7 +20,7 @@ HOSTILE = "\x1b]52;c;cHduZWQ=\x07\x1b]0;pwned\x07\x1b[2J\x9b31m\x7f"
 
 
 def raw_controls(text: str) -> list[str]:
-    return [c for c in text if ord(c) < 0x20 and c != "\n" or 0x7F <= ord(c) <= 0x9F]
+    return [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
 
 
 def test_visible_escapes_c0_c1_esc_and_del_and_keeps_the_rest():

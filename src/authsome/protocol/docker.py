@@ -145,10 +145,12 @@ def registry_host(server_url: str) -> str:
 def provider_for_registry(providers: list[dict], server_url: str) -> dict | None:
     """The provider whose `docker_registries` names this registry, as {provider, username}.
 
-    Refuses plain `http://` URLs (a token must not go out in cleartext) and ambiguous
-    claims (two providers, one registry).
+    Only a bare host or an `https://` URL: `http://` would send the token in cleartext,
+    and any other scheme (`ftp://ghcr.io`) is not a registry docker reaches with TLS.
+    Refuses ambiguous claims too (two providers, one registry).
     """
-    if server_url.strip().lower().startswith("http://"):
+    scheme, sep, _ = server_url.strip().partition("://")
+    if sep and scheme.lower() != "https":
         return None
     want = registry_host(server_url)
     found = []
