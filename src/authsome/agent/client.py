@@ -22,10 +22,12 @@ ENTRIES = {
     "helper": "authsome-helper",
     "git": "git-credential-authsome",
     "docker": "docker-credential-authsome",
+    "cli": "authsome",
 }
 CONNECT_TIMEOUT = 2.0  # connecting, sending and the agent's accept; a run has no limit
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the NUL
 HELPER_READ = ("get", "list", "version", "headers")  # actions that only read
+CLI_READ = ("get", "list")  # `authsome` commands that read the vault and never stdin
 # What the agent needs to start the same interpreter; secrets arrive per request only.
 SPAWN_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TMPDIR", "VIRTUAL_ENV")
 SPAWN_ENV_PREFIXES = ("LC_", "PYTHON", "AUTHSOME_AGENT", "AUTHSOME_HOME")
@@ -92,6 +94,11 @@ def plan(entry: str, argv: list[str]) -> str | None:
     elif entry == "git" and argv and argv[-1] == "get":
         if _connection_args_ok(argv[:-1], 0):
             return "lines"
+    elif entry == "cli" and argv and argv[0] in CLI_READ:
+        # --help is laid out for the client's terminal width, which the agent lacks
+        # (argparse also takes any prefix of --help).
+        if not any(a.startswith(("-h", "--h")) for a in argv):
+            return "none"
     elif entry == "docker" and len(argv) == 1:
         if argv[0] == "get":
             return "all"

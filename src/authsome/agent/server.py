@@ -31,12 +31,16 @@ MAINS = {
     "helper": "authsome.helper.main",
     "git": "authsome.helper.git",
     "docker": "authsome.helper.docker",
+    "cli": "authsome.cli.main",
 }
 WARM = (
     *MAINS.values(),
     "authsome.helper.k8s",
     "authsome.helper.headers",
     "authsome.helper.actions",
+    "argparse",
+    "authsome.cli.cmd_get",
+    "authsome.cli.cmd_list",
     "authsome.fastpath",
     "authsome.credentials",
     "authsome.vault.vault",

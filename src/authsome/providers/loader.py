@@ -59,7 +59,35 @@ def parse_definition(data: Any, *, path: str | None = None, source: str = "custo
     return provider
 
 
+# A long-lived process (the warm agent, serving `authsome list` on each call) reuses
+# what it parsed while the file is unchanged; a fresh process starts empty.
+_parsed: dict[tuple[str, str], tuple[tuple[int, ...], Provider | ProviderError]] = {}
+
+
 def load_file(path: str, source: str) -> Provider:
+    """The checked Provider in the file at `path`, or raise ProviderError."""
+    try:
+        st = os.stat(path)
+        seen = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        seen = None
+    memo = _parsed.get((path, source))
+    if seen is not None and memo is not None and memo[0] == seen:
+        if isinstance(memo[1], ProviderError):
+            raise memo[1].with_traceback(None)  # not a traceback growing with each raise
+        return memo[1]
+    try:
+        provider: Provider | ProviderError = _load_file(path, source)
+    except ProviderError as exc:
+        provider = exc
+    if seen is not None:
+        _parsed[(path, source)] = (seen, provider)
+    if isinstance(provider, ProviderError):
+        raise provider
+    return provider
+
+
+def _load_file(path: str, source: str) -> Provider:
     try:
         with open(path, encoding="utf-8") as f:
             data = read_definition_text(f.read())
