@@ -32,7 +32,7 @@ OAUTH_KEYS = {
     "authorization_params",
 }
 # Optional in a file (default " "); set only where the provider's docs want commas.
-OPTIONAL_OAUTH_KEYS = {"scope_separator", "header_name", "header_prefix"}
+OPTIONAL_OAUTH_KEYS = {"scope_separator", "header_name", "header_prefix", "revocation_client_auth"}
 COMMA_SCOPES = {"slack", "linear", "todoist", "strava", "shopify"}
 # oauth2 providers whose API documents the token in a header other than Authorization.
 OWN_TOKEN_HEADER = {"shopify": ("X-Shopify-Access-Token", None)}
@@ -51,6 +51,9 @@ URL_FIELDS = sorted(
     }
 )
 
+HUBSPOT_TOKENS_PAGE = (
+    "https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens"
+)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 ENV_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -211,8 +214,8 @@ def test_hubspot_exact() -> None:
         "api_url": ["api.hubapi.com"],
         "oauth": {
             "authorization_url": "https://app.hubspot.com/oauth/authorize",
-            "token_url": "https://api.hubapi.com/oauth/v1/token",
-            "revocation_url": None,
+            "token_url": "https://api.hubapi.com/oauth/2026-03/token",
+            "revocation_url": "https://api.hubapi.com/oauth/2026-03/token/revoke",
             "device_authorization_url": None,
             "registration_url": None,
             "metadata_url": None,
@@ -234,8 +237,30 @@ def test_hubspot_exact() -> None:
         "api_key": None,
         "env": {"access_token": "HUBSPOT_ACCESS_TOKEN", "refresh_token": "HUBSPOT_REFRESH_TOKEN"},
         "git_hosts": [],
-        "docs_url": "https://developers.hubspot.com/docs/api/oauth-quickstart-guide",
+        "docs_url": HUBSPOT_TOKENS_PAGE,
+        "verified": ALL["hubspot"]["verified"],
     }
+    assert ALL["hubspot"]["verified"]["source"] == HUBSPOT_TOKENS_PAGE
+
+
+def test_corrections_from_the_providers_own_pages() -> None:
+    """Each found by checking the provider's documentation; each names it in `verified`."""
+    assert ALL["pipedrive"]["oauth"]["revocation_url"] == "https://oauth.pipedrive.com/oauth/revoke"
+    todoist = ALL["todoist"]["oauth"]
+    assert todoist["revocation_url"] == "https://api.todoist.com/api/v1/revoke"
+    assert todoist["revocation_client_auth"] == "basic"
+    assert ALL["discord"]["oauth"]["pkce"] is True  # S256 in Discord's RFC 8414 metadata
+    assert ALL["slack"]["oauth"]["pkce"] is False  # PKCE would make the app a public client
+    assert ALL["hubspot"]["oauth"]["pkce"] is False
+    do = re.compile(ALL["digitalocean"]["api_key"]["key_pattern"])
+    for token in ("dop_v1_" + "a" * 64, "doo_v1_" + "b" * 64, "c" * 64):
+        assert do.search(token), token
+    assert not do.search("dor_v1_" + "d" * 64)  # a refresh token pasted by mistake
+    assert {"api.eu.deepgram.com", "api.au.deepgram.com", "api.in.deepgram.com"} <= set(
+        ALL["deepgram"]["api_url"]
+    )
+    for name in ("pipedrive", "todoist", "discord", "slack", "digitalocean", "deepgram"):
+        assert ALL[name]["verified"]["date"] >= "2026-12-04", name
 
 
 def test_core_providers() -> None:

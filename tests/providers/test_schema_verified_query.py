@@ -1,5 +1,5 @@
-"""`verified` and `api_key.query_param` in the schema: values kept, shown by inspect,
-and a malformed one reported with its file and field."""
+"""`verified`, `api_key.query_param` and `oauth.revocation_client_auth` in the schema:
+values kept, shown by inspect, and a malformed one reported with its file and field."""
 
 from __future__ import annotations
 
@@ -74,3 +74,14 @@ def test_bad_query_param_is_refused_naming_the_field(api_key, field):
     with pytest.raises(ProviderError) as exc:
         parse_definition(_key_definition(**api_key))
     assert exc.value.field == field
+
+
+def test_revocation_client_auth_defaults_to_client_auth_and_is_checked():
+    base = oauth_definition("rev")
+    assert parse_definition(base).oauth.revocation_client_auth is None
+    basic = oauth_definition("rev", oauth={**base["oauth"], "revocation_client_auth": "basic"})
+    assert parse_definition(basic).oauth.revocation_client_auth == "basic"
+    bad = oauth_definition("rev", oauth={**base["oauth"], "revocation_client_auth": "header"})
+    with pytest.raises(ProviderError) as exc:
+        parse_definition(bad)
+    assert exc.value.field == "oauth.revocation_client_auth"

@@ -220,6 +220,7 @@ class AuthServer:
         scope: str = "read write",
         token_endpoint_auth_method: str = "client_secret_post",
         grant_types: list[str] | None = None,
+        revocation_auth_method: str | None = None,
     ) -> None:
         if client_secret is None:
             token_endpoint_auth_method = "none"
@@ -230,6 +231,7 @@ class AuthServer:
         )
         if grant_types is not None:
             client.grant_types = list(grant_types)
+        client.revocation_auth_method = revocation_auth_method
         with self._backend.lock:
             self._backend.store.clients[client_id] = client
 
@@ -353,6 +355,8 @@ class AuthServer:
             entry = self._record(name, req, status=status, error=body.get("error"))
             if name == "register":
                 entry["json"] = req.payload.data
+            if name == "revoke" and status == 200 and "revoke_204" in self.quirks:
+                return 204, b"", "application/json", _extra(headers)  # revoked, no body
             return status, json.dumps(body).encode(), "application/json", _extra(headers)
         if path == "/.well-known/oauth-authorization-server" and method == "GET":
             return 200, json.dumps(self.metadata()).encode(), "application/json", []

@@ -28,6 +28,8 @@ class Client(ClientMixin):
     scope: str
     token_endpoint_auth_method: str
     grant_types: list[str] = attrs.field(factory=lambda: list(ALL_GRANTS))
+    # A revocation endpoint that wants another method than the token endpoint (Todoist).
+    revocation_auth_method: str | None = None
 
     @property
     def is_public(self) -> bool:
@@ -57,6 +59,8 @@ class Client(ClientMixin):
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         # Strict: a client_secret_basic client sending its secret in the body fails.
+        if endpoint == "revocation" and self.revocation_auth_method:
+            return method == self.revocation_auth_method
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:

@@ -11,7 +11,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-QUIRKS = frozenset({"form", "error_200", "slack", "scope_list", "no_expires_in"})
+# `revoke_204`: the revocation endpoint answers 204 without a body instead of RFC 7009's 200.
+QUIRKS = frozenset({"form", "error_200", "slack", "scope_list", "no_expires_in", "revoke_204"})
 
 
 def shape_token_response(

@@ -31,7 +31,7 @@ def revoke(
     if hint:
         data["token_type_hint"] = hint
     headers: dict[str, str] = {}
-    add_client_auth(cfg.client_auth, client, data, headers)
+    add_client_auth(cfg.revocation_client_auth or cfg.client_auth, client, data, headers)
     response = post_form(cfg.revocation_url, data, what="the revocation endpoint", headers=headers)
     # §2.2: 200 means revoked (or already invalid); §2.2.1 errors are RFC 6749 errors.
     if response.status_code != 200:

@@ -31,6 +31,9 @@ class OAuthConfig:
     supports_device_code: bool = False
     supports_dcr: bool = False
     client_auth: ClientAuth = "body"
+    # How the revocation endpoint wants the client authenticated when it differs from
+    # the token endpoint (Todoist: HTTP Basic there, the form at the token endpoint).
+    revocation_client_auth: ClientAuth | None = None
     authorization_params: dict[str, str] = attrs.field(factory=dict)
     # Joins `scope` in the authorization and device requests only; DCR metadata
     # (RFC 7591) and token responses keep their own rules.

@@ -31,6 +31,7 @@ ENDPOINTS = (
 OAUTH_CHOICES = {
     "client_auth": (CLIENT_AUTHS, "must be body or basic"),
     "scope_separator": (SCOPE_SEPARATORS, 'must be " " (space) or "," (comma)'),
+    "revocation_client_auth": ((None, *CLIENT_AUTHS), "must be body, basic or null"),
 }
 
 
