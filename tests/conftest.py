@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_tool, tool  # noqa: F401  (re-exported for tests)
+from support.ordinary_user import ordinary_user  # noqa: F401  (a session fixture)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""`authsome run [--only P,...] [--connection P=C] [--deny-unmatched] [--resolve H:P:A] -- CMD`"""
+"""`authsome run [--only P,...] [--connection P=C] [--deny-unmatched] [--resolve H:P:A]
+[--sandbox | --no-sandbox] [--allow-host-port PORT] -- CMD`"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from authsome.errors import UsageError
@@ -16,7 +18,8 @@ def register(sub) -> None:
         "providers' API hosts. The child only sees the placeholder authsome-proxy-managed.",
         epilog="examples:\n  authsome run -- python my_agent.py\n"
         "  authsome run --only github --connection github=work -- gh api /user\n"
-        "  authsome run --resolve api.example.com:443:127.0.0.1 -- curl https://api.example.com/",
+        "  authsome run --resolve api.example.com:443:127.0.0.1 -- curl https://api.example.com/\n"
+        "  authsome run --sandbox --allow-host-port 11434 -- python my_agent.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--only", action="append", metavar="P,...", help="only these providers")
@@ -37,6 +40,20 @@ def register(sub) -> None:
         metavar="HOST:PORT:ADDR",
         help="connect to ADDR for HOST:PORT (as curl --resolve)",
     )
+    p.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run CMD in a bubblewrap sandbox it cannot read secrets from (Linux); "
+        "the default when run.sandbox = true in $AUTHSOME_HOME/config",
+    )
+    p.add_argument(
+        "--allow-host-port",
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="with --sandbox: relay the host's 127.0.0.1:PORT into the sandbox (repeatable)",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     p.set_defaults(func=run)
 
@@ -51,6 +68,30 @@ def parse_resolve(values: list[str]) -> dict[tuple[str, int], str]:
             raise UsageError(f"--resolve {value}: expected HOST:PORT:ADDR")
         out[(host.lower(), int(port))] = addr
     return out
+
+
+def parse_ports(values: list[str]) -> tuple[int, ...]:
+    ports = []
+    for value in values:
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise UsageError(f"--allow-host-port {value}: expected a port number")
+        ports.append(int(value))
+    return tuple(ports)
+
+
+def sandbox_wanted(flag: bool | None) -> bool:
+    """--sandbox / --no-sandbox, else `run.sandbox` in $AUTHSOME_HOME/config."""
+    if flag is not None:
+        return flag
+    from authsome import paths
+
+    path = os.path.join(paths.home(), "config")
+    if not os.path.exists(path):  # the usual case: no TOML parser loaded
+        return False
+    from authsome.vault.backends import read_config
+
+    setting = read_config().get("run", {})
+    return isinstance(setting, dict) and setting.get("sandbox") is True
 
 
 def parse_picks(values: list[str]) -> dict[str, str]:
@@ -102,6 +143,14 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
     return routes, managed, warnings
 
 
+def runner_options(allow_ports: tuple[int, ...]):
+    from authsome.proxy.runner import SandboxOptions
+    from authsome.proxy.sandbox import find_bwrap
+
+    find_bwrap()  # exit 2 with the fix before anything starts
+    return SandboxOptions(allow_ports)
+
+
 def run(args) -> int:
     command = list(args.command)
     if command and command[0] == "--":
@@ -113,6 +162,12 @@ def run(args) -> int:
         only = [p.strip() for v in args.only for p in v.split(",") if p.strip()]
     picks = parse_picks(args.connection)
     resolve = parse_resolve(args.resolve)
+    allow_ports = parse_ports(args.allow_host_port)
+    sandbox = None
+    if sandbox_wanted(args.sandbox):
+        sandbox = runner_options(allow_ports)
+    elif allow_ports:
+        raise UsageError("--allow-host-port needs --sandbox (without it every port is reachable)")
 
     from authsome import audit
     from authsome.proxy import runner
@@ -143,6 +198,7 @@ def run(args) -> int:
             resolve=resolve,
             deny_unmatched=args.deny_unmatched,
             audit=record,
+            sandbox=sandbox,
         )
     finally:
         record.close()

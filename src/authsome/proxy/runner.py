@@ -19,9 +19,11 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 from .ca import CertAuthority
 from .childenv import child_env, user_ca_files
+from .netns import sandboxed_pid
 from .routes import RouteTable
 
 # The server's modules load in the proxy thread while the child starts: the listening
@@ -69,13 +71,23 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
 
 
 class ProxyThread:
-    """The proxy's accept loop on a daemon thread, serving a pre-bound socket."""
+    """The proxy's accept loop on a daemon thread, serving a pre-bound socket (ours on
+    127.0.0.1, or `sock` bound in the sandbox), and `extra` (socket, kind, port)
+    listeners of the sandbox ("direct" or "relay") on threads of their own."""
 
-    def __init__(self, make_server: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        make_server: Callable[[], object],
+        sock: socket.socket | None = None,
+        extra: Sequence[tuple[socket.socket, str, int]] = (),
+    ) -> None:
         self._make_server = make_server
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(128)
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+        self._sock = sock
+        self._extra = list(extra)
         self.port: int = self._sock.getsockname()[1]
         self._server = None
         self._lock = threading.Lock()
@@ -93,6 +105,9 @@ class ProxyThread:
                 if self._stopping:
                     return
                 self._server = server
+            for sock, kind, port in self._extra:
+                handle = getattr(server, kind)(port)
+                threading.Thread(target=server.serve, args=(sock, handle), daemon=True).start()
             server.serve(self._sock)  # type: ignore[attr-defined]
         except Exception as exc:  # the child then sees refused requests; say why
             if not self._stopping:
@@ -109,6 +124,8 @@ class ProxyThread:
         except OSError:
             pass
         self._sock.close()
+        for sock, _, _ in self._extra:
+            sock.close()
         self._thread.join(5)
 
 
@@ -134,6 +151,10 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+class SandboxOptions(NamedTuple):
+    allow_host_ports: tuple[int, ...] = ()
+
+
 def run(
     command: Sequence[str],
     routes: RouteTable,
@@ -143,20 +164,25 @@ def run(
     deny_unmatched: bool = False,
     audit: Callable[..., None] | None = None,
     tls: Callable[[], ssl.SSLContext] | None = None,
+    sandbox: SandboxOptions | None = None,
 ) -> int:
-    """Run `command` under the proxy; returns the exit status to exit with."""
+    """Run `command` under the proxy (in the sandbox if `sandbox`); returns the exit
+    status to exit with. Raises SandboxUnavailable before CMD starts."""
     if tls is None:
         from authsome.oauth.tls import ssl_context as tls
 
     caught: list[int] = []
     child: subprocess.Popen | None = None
+    target = [0]  # the pid signals go to: CMD's, also when bwrap stands in between
 
     def on_signal(signum: int, _frame) -> None:
         if child is not None and child.returncode is None:
             if signum in FROM_TERMINAL and terminal_signals_child(child.pid):
                 return  # the terminal sent it to the child as well: once is enough
+            if sandbox is not None and target[0] == child.pid:
+                target[0] = sandboxed_pid(child.pid)
             try:
-                child.send_signal(signum)
+                os.kill(target[0], signum)
             except ProcessLookupError:
                 pass
         else:
@@ -182,27 +208,101 @@ def run(
             audit=audit,
         )
 
-    proxy = ProxyThread(make_server)
+    proxy: ProxyThread | None = None
     try:
         ca_path, bundle_path = write_trust(tmp, ca.cert_pem, os.environ)
-        port = proxy.start()
-        url = f"http://{PROXY_USER}:{password}@127.0.0.1:{port}"
-        env = child_env(os.environ, url, ca_path, bundle_path, managed_vars)
-        if caught:
-            return 128 + caught[0]  # told to stop before the child existed
-        try:
-            child = subprocess.Popen(list(command), env=env)
-        except FileNotFoundError:
-            print(f"authsome run: {command[0]}: command not found", file=sys.stderr)
-            return 127
-        except PermissionError:
-            print(f"authsome run: {command[0]}: permission denied", file=sys.stderr)
-            return 126
-        for signum in caught:
-            child.send_signal(signum)
+        if sandbox is None:
+            proxy = ProxyThread(make_server)
+            url = f"http://{PROXY_USER}:{password}@127.0.0.1:{proxy.port}"
+            env = child_env(os.environ, url, ca_path, bundle_path, managed_vars)
+            proxy.start()
+            if caught:
+                return 128 + caught[0]  # told to stop before the child existed
+            try:
+                child = subprocess.Popen(list(command), env=env)
+            except FileNotFoundError:
+                print(f"authsome run: {command[0]}: command not found", file=sys.stderr)
+                return 127
+            except PermissionError:
+                print(f"authsome run: {command[0]}: permission denied", file=sys.stderr)
+                return 126
+        else:
+            found = _runnable(command[0])
+            if found is not None or caught:
+                return found if found is not None else 128 + caught[0]
+            child, proxy = start_sandboxed(
+                command, routes, resolve or {}, sandbox, tmp, password, make_server,
+                (ca_path, bundle_path, managed_vars),
+            )  # fmt: skip
+            proxy.start()
+        target[0] = child.pid
+        for signum in caught:  # arrived while the child was starting
+            os.kill(sandboxed_pid(child.pid) if sandbox else child.pid, signum)
         return exit_status(child.wait())
     finally:
-        proxy.stop()
+        if proxy is not None:
+            proxy.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def start_sandboxed(command, routes, resolve, options, tmp, password, make_server, trust):
+    """bwrap with CMD in the sandbox's namespaces; the proxy serving the listeners bound
+    there (not yet started). Raises SandboxUnavailable before CMD starts."""
+    from authsome import paths
+
+    from . import sandbox
+    from .http11 import authority
+    from .netns import spawn
+
+    bwrap = sandbox.find_bwrap()
+    intercepted = [(h, p) for (h, p) in resolve if routes.intercepts(authority(h, p))]
+    listeners, proxy_port = sandbox.listeners((p for _, p in intercepted), options.allow_host_ports)
+    names = [n for n in routes.names() if not n.startswith(".") and not _is_ip(n)]
+    names += [h for h, _ in intercepted if h not in names and not _is_ip(h)]
+    hosts_path = os.path.join(tmp, "hosts")
+    try:
+        with open("/etc/hosts") as f:
+            real_hosts = f.read()
+    except OSError:
+        real_hosts = "127.0.0.1 localhost\n::1 localhost\n"
+    _write_private(hosts_path, sandbox.hosts_file(real_hosts, names).encode(), 0o644)
+    url = f"http://{PROXY_USER}:{password}@127.0.0.1:{proxy_port}"
+    ca_path, bundle_path, managed_vars = trust
+    env = child_env(os.environ, url, ca_path, bundle_path, managed_vars)
+    for name in sandbox.UNSET:
+        env.pop(name, None)
+    dirs, files = sandbox.hidden(os.environ, paths.home())
+    box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, hosts_path)
+    child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners)
+    extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
+    return child, ProxyThread(make_server, socks[0], extra)
+
+
+def _runnable(name: str) -> int | None:
+    """127 or 126 as a shell would give, before the sandbox starts (bwrap says 1)."""
+    path = shutil.which(name) if os.sep not in name else name
+    if path is None or not os.path.exists(path):
+        print(f"authsome run: {name}: command not found", file=sys.stderr)
+        return 127
+    if not os.access(path, os.X_OK) or os.path.isdir(path):
+        print(f"authsome run: {name}: permission denied", file=sys.stderr)
+        return 126
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_private(path: str, data: bytes, mode: int = 0o600) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)

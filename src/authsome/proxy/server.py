@@ -20,9 +20,11 @@ Forwarding one exchange lives in forward.py; the limits in limits.py.
 from __future__ import annotations
 
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 from .addressed import check_addressed
@@ -69,6 +71,7 @@ class ProxyServer:
         pool.connect_timeout = self.limits.upstream_connect_timeout
         self.forwarder = Forwarder(pool, get_header, self.limits, audit, warn)
         self._sock: socket.socket | None = None
+        self._socks: list[socket.socket] = []  # every listening socket, to close at the end
         self._closing = False
         self._lock = threading.Lock()
         self._live: set[Conn] = set()  # client-side connections, to wake them at close
@@ -86,9 +89,14 @@ class ProxyServer:
         self._acceptor.start()
         return sock.getsockname()[1]
 
-    def serve(self, sock: socket.socket) -> None:
-        """Accept connections on `sock` until `close` (on the calling thread)."""
-        self._sock = sock
+    def serve(self, sock: socket.socket, handle: Callable[[socket.socket], None] | None = None):
+        """Accept connections on `sock` until `close` (on the calling thread); each is
+        served by `handle` on a thread of its own (default: as an HTTP proxy)."""
+        handle = handle or self._client
+        with self._lock:
+            self._socks.append(sock)
+        if self._sock is None:
+            self._sock = sock
         while not self._closing:
             try:
                 conn, _ = sock.accept()
@@ -97,7 +105,7 @@ class ProxyServer:
                     return
                 threading.Event().wait(0.05)  # out of fds: let some close first
                 continue
-            thread = threading.Thread(target=self._client, args=(conn,), daemon=True)
+            thread = threading.Thread(target=handle, args=(conn,), daemon=True)
             with self._lock:
                 self._threads.add(thread)
             try:
@@ -112,9 +120,11 @@ class ProxyServer:
     def close(self) -> None:
         """Stop listening, end every open connection, and wait a little for their threads."""
         self._closing = True
-        if self._sock is not None:
+        with self._lock:
+            listening = list(self._socks)
+        for sock in listening:
             try:
-                self._sock.shutdown(socket.SHUT_RDWR)  # wakes accept()
+                sock.shutdown(socket.SHUT_RDWR)  # wakes accept()
             except OSError:
                 pass
         with self._lock:
@@ -126,8 +136,8 @@ class ProxyServer:
             self._acceptor.join(SHUTDOWN_GRACE)
         for thread in threads:
             thread.join(SHUTDOWN_GRACE / max(1, len(threads)))
-        if self._sock is not None:
-            self._sock.close()
+        for sock in listening:
+            sock.close()
 
     def active(self) -> int:
         """Client connections still being served."""
@@ -255,6 +265,63 @@ class ProxyServer:
             inner = Conn.tls_over(conn.sock, reader, ctx, limits.header_timeout, server_side=True)
         except (ValueError, *NETWORK_ERRORS):
             return  # the child refused our certificate or went away
+        self._serve_intercepted(inner, host, port)
+
+    # -- the sandbox's listeners (SPEC §6.11) -----------------------------------------
+
+    def direct(self, port: int) -> Callable[[socket.socket], None]:
+        """A handler for TLS sent straight to an API host's name (resolved inside the
+        sandbox to us) on `port`: the route is chosen by SNI, as for a CONNECT to that
+        host:port; a name we do not intercept ends the handshake."""
+        return partial(self._guarded, partial(self._direct, port))
+
+    def relay(self, port: int) -> Callable[[socket.socket], None]:
+        """A handler relaying bytes to the host's 127.0.0.1:`port` (--allow-host-port)."""
+        return partial(self._guarded, partial(self._relay, port))
+
+    def _direct(self, port: int, sock: socket.socket) -> None:
+        limits = self.limits
+        chosen: list[str] = []
+
+        def pick(tls, name: str | None, _ctx) -> int | None:
+            host = (name or "").lower().rstrip(".")
+            if not host or not self.routes.intercepts(authority(host, port)):
+                return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+            tls.context = self.ca.context_for(host)
+            chosen.append(host)
+            return None
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.sni_callback = pick
+        reader = Reader(False, limits.max_head, limits.max_header_fields)
+        try:
+            inner = Conn.tls_over(sock, reader, ctx, limits.header_timeout, server_side=True)
+        except (ValueError, *NETWORK_ERRORS):
+            sock.close()
+            return  # no SNI, a host of no connection, or the client went away
+        self._serve_intercepted(inner, chosen[0], port)
+
+    def _relay(self, port: int, sock: socket.socket) -> None:
+        try:
+            up = socket.create_connection(("127.0.0.1", port), self.pool.connect_timeout)
+        except OSError:
+            sock.close()
+            return
+        self._splice(Conn(sock, Reader(False)), up, b"")
+
+    def _guarded(self, handle: Callable[[socket.socket], None], sock: socket.socket) -> None:
+        try:
+            handle(sock)
+        except Exception as exc:  # a bug must cost one connection, not the run
+            self.warn(f"proxy: internal error: {type(exc).__name__}: {exc}")
+        finally:
+            sock.close()
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def _serve_intercepted(self, inner: Conn, host: str, port: int) -> None:
+        """The requests of one intercepted TLS connection to host:port, each forwarded
+        with the token of the route its path falls under."""
         self._track(inner, True)
         origin = ("https", host, port)
         route_for = self.routes.matcher(authority(host, port))  # one lookup per connection

@@ -1,0 +1,102 @@
+"""`authsome run --sandbox` (SPEC §6.11): what CMD sees, as one short list of binds.
+
+Read `bwrap_args` to audit the boundary. The network side (a namespace with only
+loopback, the proxy's sockets inside it) is netns.py; what is hidden is decided here from
+the environment, purely.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from .netns import Listener, SandboxUnavailable
+
+DIRECT_ADDRESS = "127.0.0.2"  # where the API hosts resolve inside; the proxy takes TLS there
+PROXY_PORTS = range(3128, 3200)  # HTTPS_PROXY inside: the first not taken by a relay
+# Variables that would point the child at what it must not reach (bus, keyring, agent).
+UNSET = ("DBUS_SESSION_BUS_ADDRESS", "GNOME_KEYRING_CONTROL")
+BWRAP_FIX = (
+    "--sandbox needs bubblewrap: install it (apt install bubblewrap, dnf install "
+    "bubblewrap), or run without --sandbox"
+)
+
+
+class Sandbox(NamedTuple):
+    uid: int
+    gid: int
+    hide_dirs: tuple[str, ...]  # an empty tmpfs over each
+    hide_files: tuple[str, ...]  # /dev/null over each (sockets, single files)
+    hosts: str  # the generated hosts file, bound over /etc/hosts
+
+
+def bwrap_args(bwrap: str, box: Sandbox, command: Sequence[str]) -> list[str]:
+    """The whole file-system and process boundary, in order."""
+    args = [
+        bwrap,
+        "--unshare-user", "--uid", str(box.uid), "--gid", str(box.gid),  # no capabilities
+        "--disable-userns",  # ...and no nested namespace to regain them in
+        "--unshare-pid", "--unshare-ipc",  # sees its own processes only
+        "--die-with-parent",  # never outlives `run` (and its proxy)
+        "--new-session",  # no controlling terminal: TIOCSTI cannot type into the user's
+        "--bind", "/", "/",  # the file system as the user sees it, except:
+        "--proc", "/proc",  # this PID namespace's /proc: no environ/mem of the proxy
+        "--dev", "/dev",
+    ]  # fmt: skip
+    for path in box.hide_dirs:  # authsome's home (vault, key file, agent), keyring dirs
+        args += ["--tmpfs", path]
+    for path in box.hide_files:  # the session bus socket
+        args += ["--ro-bind", "/dev/null", path]
+    args += ["--ro-bind", box.hosts, "/etc/hosts"]  # API hosts -> DIRECT_ADDRESS
+    return [*args, "--", *command]
+
+
+def hidden(env: Mapping[str, str], authsome_home: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(directories, files) to hide: those of them that exist (bwrap would create a
+    missing mount point on the real file system)."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    dirs = [authsome_home, os.path.join(home, ".authsome")]
+    files = []
+    if runtime:
+        dirs.append(os.path.join(runtime, "keyring"))  # gnome-keyring's control sockets
+        files.append(os.path.join(runtime, "bus"))
+    if env.get("GNOME_KEYRING_CONTROL"):
+        dirs.append(env["GNOME_KEYRING_CONTROL"])
+    for part in env.get("DBUS_SESSION_BUS_ADDRESS", "").split(";"):
+        for item in part.partition(":")[2].split(","):
+            key, _, value = item.partition("=")
+            if key == "path":
+                files.append(value)  # (abstract sockets are per network namespace: gone)
+    return (
+        tuple(dict.fromkeys(os.path.realpath(d) for d in dirs if os.path.isdir(d))),
+        tuple(dict.fromkeys(os.path.realpath(f) for f in files if os.path.exists(f))),
+    )
+
+
+def hosts_file(real: str, names: Iterable[str]) -> str:
+    """The system's hosts file with each intercepted API host pointed at the proxy."""
+    lines = [real.rstrip("\n"), "# authsome run --sandbox: API hosts go to the run's proxy"]
+    lines += [f"{DIRECT_ADDRESS} {name}" for name in names]
+    return "\n".join(lines) + "\n"
+
+
+def listeners(
+    direct_ports: Iterable[int], relay_ports: Iterable[int]
+) -> tuple[list[Listener], int]:
+    """The sockets the sandbox's namespace gets, and the proxy's port among them."""
+    relays = sorted(set(relay_ports))
+    proxy_port = next(p for p in PROXY_PORTS if p not in relays)
+    out = [Listener("proxy", "127.0.0.1", proxy_port)]
+    out += [Listener("direct", DIRECT_ADDRESS, p) for p in sorted({443, *direct_ports})]
+    out += [Listener("relay", "127.0.0.1", p) for p in relays]
+    return out, proxy_port
+
+
+def find_bwrap() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(BWRAP_FIX)
+    return path

@@ -1,0 +1,183 @@
+"""`authsome run --sandbox` (SPEC §6.11) against a hostile child, with real bubblewrap.
+
+Victim and attacker run as an ordinary user (root reads any /proc file, so a test as
+root would prove nothing): a D-Bus session with an unlocked gnome-keyring holding the
+vault key, the key also in the run's environment (AUTHSOME_MASTER_KEY), a token in the
+vault; then `authsome run --sandbox` starts tests/proxy/hostile_child.py, which tries
+every road it knows of and prints what it saw. All traffic is on loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from proxy.conftest import API_HOST, TOKEN, authsome_run
+from proxy.upstream import Upstream
+from support.ordinary_user import OrdinaryUser
+from support.providers import write_oauth_provider
+
+HOSTILE = Path(__file__).with_name("hostile_child.py")
+KEYRING_PASSWORD = "authsome-sbx"
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
+    reason="needs Linux and bubblewrap (.ci/run installs it)",
+)
+
+
+def secret_forms(secret: str) -> list[str]:
+    raw = secret.encode()
+    return [secret, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+            quote(secret, safe=""), raw.hex()]  # fmt: skip
+
+
+class Listener:
+    """A plain TCP server on the host's loopback that records whether anyone came."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+
+def victim_env(user: OrdinaryUser, home: Path, key: str, ca: Path) -> dict[str, str]:
+    return {
+        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "USER": user.name,
+        "LANG": "C.UTF-8",
+        "AUTHSOME_HOME": str(home / "v"),
+        "AUTHSOME_MASTER_KEY": key,
+        "AUTHSOME_CA_BUNDLE": str(ca),
+        "AUTHSOME_AGENT": "0",
+        "XDG_RUNTIME_DIR": str(home / "runtime"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "NO_COLOR": "1",
+    }
+
+
+def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pki, tmp_path):
+    user = ordinary_user
+    base = Path(tempfile.mkdtemp(dir=user.base))  # short: the agent's socket path must fit
+    os.chown(base, user.uid, user.gid)
+    home = base / "home"
+    for d in (home, home / "runtime", home / "data", home / ".authsome"):
+        d.mkdir(mode=0o700)
+        os.chown(d, user.uid, user.gid)
+    ca = base / "upstream-ca.pem"
+    shutil.copy(pki["ca"], ca)
+    ca.chmod(0o644)
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = victim_env(user, home, key, ca)
+    vault_home = Path(env["AUTHSOME_HOME"])
+    write_oauth_provider(vault_home, "testapi", [API_HOST])
+    (home / ".authsome" / "master.key").write_text(key)  # a decoy in the default home
+    for root, dirs, files in os.walk(home):
+        for name in [*dirs, *files]:
+            os.chown(os.path.join(root, name), user.uid, user.gid)
+    token_json = json.dumps({"access_token": TOKEN, "refresh_token": "rt-" + TOKEN,
+                             "expires_in": 3600})  # fmt: skip
+    (base / "token.json").write_text(token_json)
+    os.chown(base / "token.json", user.uid, user.gid)
+    other = Listener()
+    with Upstream(pki) as upstream:
+        known = {
+            "home": env["AUTHSOME_HOME"],
+            "api_host": API_HOST,
+            "api_port": upstream.port,
+            "upstream_port": upstream.port,
+            "other_port": other.port,
+            "node": shutil.which("node"),
+        }
+        # The driver (as the user): keyring up and holding the key, the token stored, then
+        # `exec authsome run --sandbox` so that its pid, $$, is the proxy's.
+        driver = (
+            'echo -n "$0" | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n'
+            "python -c \"import keyring,os; keyring.set_password('authsome', "
+            "'master-key:'+os.environ['AUTHSOME_HOME'], os.environ['AUTHSOME_MASTER_KEY'])\"\n"
+            'authsome-helper store testapi < "$1" || exit 90\n'
+            'known=$(python -c "import json,os,sys; k=json.loads(sys.argv[1]); '
+            "k['proxy_pid']=int(sys.argv[2]); k['bus']=os.environ['DBUS_SESSION_BUS_ADDRESS']; "
+            'print(json.dumps(k))" "$2" $$)\n'
+            f"exec authsome run --sandbox --resolve {API_HOST}:{upstream.port}:127.0.0.1 "
+            f'-- python {HOSTILE} "$known"\n'
+        )
+        env["PATH"] = f"{os.path.dirname(user.python)}:{env['PATH']}"
+        res = user.run(
+            ["dbus-run-session", "--", "sh", "-c", driver, KEYRING_PASSWORD,
+             str(base / "token.json"), json.dumps(known)],
+            env, capture_output=True, text=True, timeout=180, cwd=str(base),
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        seen = json.loads(res.stdout.strip().splitlines()[-1])
+        auths = [
+            v for r in upstream.requests for k, v in r["headers"] if k.lower() == "authorization"
+        ]
+    other.sock.close()
+
+    failed_roads = {n: a["saw"][:300] for n, a in seen["attempts"].items() if a["ok"]}
+    assert failed_roads == {}, failed_roads
+    assert len(seen["attempts"]) == 20
+    assert other.accepted == 0  # the host's loopback is out of reach
+    # (the test upstream's /echo reflects the request headers back: the API answers
+    # are left out, the child using the API while it runs is not what this guards)
+    everything = "".join(seen["everything"]) + res.stderr
+    for secret in (TOKEN, "rt-" + TOKEN, key, KEYRING_PASSWORD):
+        for form in secret_forms(secret):
+            assert form not in everything, f"a secret showed up ({form[:6]}...)"
+    # the roads failed for the right reasons (spot checks of what it saw)
+    saw = {n: a["saw"] for n, a in seen["attempts"].items()}
+    assert "['lo']" in saw["network interfaces and routes"]
+    assert "pids=[1, 2" in saw["/proc/*/environ and mem"]
+    assert "Connection refused" in saw["TCP to another host loopback server"]
+    assert "No such file" in saw["agent socket"] and "refused" in saw["session bus socket"]
+    # and the API works, with the token injected, for each client
+    for name, text in seen["requests"].items():
+        assert '"path": "/echo"' in text, (name, text)
+    assert auths == [f"Bearer {TOKEN}"] * len(seen["requests"])
+    assert len(seen["requests"]) == (3 if known["node"] else 2)
+
+
+def test_without_bwrap_sandbox_stops_before_the_command(vault, tmp_path):
+    """Never a silent unsandboxed run: exit 2, one line with the fix, CMD not started."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "touch"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    marker = tmp_path / "ran"
+    env = {**os.environ, "PATH": str(bin_dir)}
+    res = authsome_run("--sandbox", "--", "touch", str(marker), env=env)
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "apt install bubblewrap" in res.stderr
+    assert not marker.exists()
+
+
+def test_config_makes_the_sandbox_the_default(vault):
+    (vault / "config").write_text("[run]\nsandbox = true\n")
+    ours = os.readlink("/proc/self/ns/net")
+    inside = authsome_run("--", "readlink", "/proc/self/ns/net")
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.strip() != ours  # the sandbox's own network namespace
+    outside = authsome_run("--no-sandbox", "--", "readlink", "/proc/self/ns/net")
+    assert outside.returncode == 0 and outside.stdout.strip() == ours
