@@ -261,6 +261,15 @@ def test_corrections_from_the_providers_own_pages() -> None:
     )
     for name in ("pipedrive", "todoist", "discord", "slack", "digitalocean", "deepgram"):
         assert ALL[name]["verified"]["date"] >= "2026-12-04", name
+    auth_pages = {
+        "jina": "https://docs.jina.ai/",
+        "serpapi": "https://serpapi.com/search-api#api-parameters-serpapi-parameters-api-key",
+        "mistral": "https://docs.mistral.ai/admin/security-access/api-keys",
+        "deepseek": "https://api-docs.deepseek.com/quick_start/your_first_api_call",
+        "honeycomb": "https://docs.honeycomb.io/api/authentication",
+    }
+    for name, page in auth_pages.items():
+        assert ALL[name]["docs_url"] == page == ALL[name]["verified"]["source"], name
 
 
 def test_core_providers() -> None:
