@@ -58,6 +58,10 @@ class AuthServer:
         self.device_expires_in = 600
         self.device_auto_approve = False  # GET /device?user_code=X approves, like a click
         self.deny_next_authorization = False
+        # Where the RFC 8414 document is served ("oauth" and/or "oidc" well-known paths),
+        # and fields to change in it (None removes one): the MCP discovery tests.
+        self.metadata_at = {"oauth"}
+        self.metadata_overrides: dict[str, Any] = {}
         self.counts: collections.Counter[str] = collections.Counter()
         self.requests: list[dict[str, Any]] = []
         self._slow_down = 0
@@ -133,7 +137,11 @@ class AuthServer:
         return self.base_url + "/api/me"
 
     def metadata(self) -> dict[str, Any]:
-        """RFC 8414 server metadata."""
+        """RFC 8414 server metadata, with `metadata_overrides` applied."""
+        doc = {**self._metadata(), **self.metadata_overrides}
+        return {k: v for k, v in doc.items() if v is not None}
+
+    def _metadata(self) -> dict[str, Any]:
         methods = ["client_secret_basic", "client_secret_post", "none"]
         return {
             "issuer": self.issuer,
@@ -339,6 +347,11 @@ class AuthServer:
             short = "device_code" if grant == DEVICE_CODE_GRANT_TYPE else grant
             self.counts["token"] += 1
             self.counts[f"token:{short}"] += 1
+            wrong = self._wrong_resource(req.form)
+            if wrong:
+                self._record("token", req, status=400, error="invalid_target")
+                body = {"error": "invalid_target", "error_description": wrong}
+                return 400, json.dumps(body).encode(), "application/json", []
             status, body, headers = srv.create_token_response(req)
             self._record("token", req, status=status, error=body.get("error"))
             status, data, ctype = shape_token_response(self.quirks, status, body)
@@ -358,13 +371,49 @@ class AuthServer:
             if name == "revoke" and status == 200 and "revoke_204" in self.quirks:
                 return 204, b"", "application/json", _extra(headers)  # revoked, no body
             return status, json.dumps(body).encode(), "application/json", _extra(headers)
-        if path == "/.well-known/oauth-authorization-server" and method == "GET":
+        wellknown = {
+            "/.well-known/oauth-authorization-server": "oauth",
+            "/.well-known/openid-configuration": "oidc",
+        }
+        if wellknown.get(path) in self.metadata_at and method == "GET":
             return 200, json.dumps(self.metadata()).encode(), "application/json", []
         if path == "/device" and method == "GET":
             return self._device_page(req)
         if path == "/api/me":
             return self._api(req)
         return 404, b'{"error": "not_found"}', "application/json", []
+
+    def _wrong_resource(self, form: dict[str, str]) -> str | None:
+        """RFC 8707 §2.2: a token request's `resource` must be the one its grant was for."""
+        store = self._backend.store
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            code = store.codes.get(form.get("code", ""))
+            bound = code.resource if code else None
+        elif grant == "refresh_token":
+            rec = store.by_refresh.get(form.get("refresh_token", ""))
+            bound = rec.resource if rec else None
+        else:
+            return None
+        asked = form.get("resource")
+        if asked is not None and bound is not None and asked != bound:
+            return f"resource {asked} is not the one authorized ({bound})"
+        if bound is not None and asked is None and grant == "authorization_code":
+            return "the authorization was for a resource; the token request names none"
+        return None
+
+    def token_info(self, access_token: str) -> dict[str, Any] | None:
+        """What an introspection endpoint would say about an active token (RFC 7662)."""
+        with self._backend.lock:
+            rec = self._backend.store.by_access.get(access_token)
+            if rec is None or not rec.is_active():
+                return None
+            return {
+                "client_id": rec.client_id,
+                "scope": rec.scope,
+                "exp": int(rec.expires_at),
+                "aud": rec.resource,
+            }
 
     def _authorize(self, req: FormRequest) -> tuple[int, bytes, str, list]:
         srv = self._backend.server

@@ -118,7 +118,11 @@ class _Server(AuthorizationServer):
 
     def save_token(self, token: dict, request: OAuth2Request) -> None:
         parent = request.refresh_token
-        self.store.add_token(token, request.client.client_id, parent.family if parent else None)
+        code = getattr(request, "authorization_code", None)
+        # RFC 8707: the token's audience is the code's resource, or its parent's
+        resource = code.resource if code else (parent.resource if parent else None)
+        family = parent.family if parent else None
+        self.store.add_token(token, request.client.client_id, family, resource)
 
     def create_oauth2_request(self, request: Any) -> Any:
         return request  # already built by the HTTP layer
@@ -160,6 +164,7 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             expires_at=time.time() + 600,
+            resource=data.get("resource"),
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:

@@ -80,6 +80,7 @@ class AuthCode:
     code_challenge: str | None
     code_challenge_method: str | None
     expires_at: float
+    resource: str | None = None  # RFC 8707: the resource the authorization was for
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -102,6 +103,7 @@ class TokenRecord(TokenMixin):
     access_revoked: bool = False
     refresh_revoked: bool = False
     rotated: bool = False  # refresh token superseded by a rotation
+    resource: str | None = None  # RFC 8707: the audience the token was minted for
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
@@ -136,8 +138,15 @@ class Store:
         self.device_grants: dict[str, tuple[str, bool]] = {}  # user_code -> (user, approved)
         self.reuse_revocations = 0
 
-    def add_token(self, token: dict[str, Any], client_id: str, family: str | None) -> None:
+    def add_token(
+        self,
+        token: dict[str, Any],
+        client_id: str,
+        family: str | None,
+        resource: str | None = None,
+    ) -> None:
         rec = TokenRecord(
+            resource=resource,
             client_id=client_id,
             scope=token.get("scope", ""),
             user=USER,

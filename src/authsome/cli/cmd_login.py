@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   authsome login gitlab-self-managed --base-url gitlab.example.com
   authsome login zendesk --set subdomain=acme --connection acme
   OPENAI_API_KEY=sk-... authsome login openai --from-env
+  authsome login --mcp https://mcp.example.com/mcp   any remote MCP server, discovered
 """
 
 
@@ -42,7 +43,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", help="provider name (see `authsome list`)")
+    p.add_argument("name", nargs="?", help="provider name (see `authsome list`)")
+    p.add_argument(
+        "--mcp",
+        metavar="URL",
+        help="a remote MCP server: discover its authorization and write its definition",
+    )
+    p.add_argument("--name", dest="mcp_name", metavar="NAME", help="with --mcp: the provider name")
+    p.add_argument(
+        "--client-metadata-url",
+        metavar="URL",
+        help="with --mcp: the client ID metadata document you host (used when the server "
+        "supports them)",
+    )
     p.add_argument("--connection", default="default", help="connection name (default: default)")
     p.add_argument("--scopes", help="comma-separated scopes, replacing the provider's defaults")
     p.add_argument("--flow", choices=FLOWS, help="use this flow instead of the provider's default")
@@ -88,8 +101,24 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from authsome.credentials import CredentialService, check_connection_name
 
+    if args.mcp or args.mcp_name:
+        from authsome.cli.cmd_login_mcp import check_args, run_mcp
+
+        if not args.mcp:
+            raise UsageError("--name goes with --mcp URL")
+        check_args(args)
+        return run_mcp(args, args.mcp, args.mcp_name)
+    if not args.name:
+        raise UsageError("name a provider (see `authsome list`), or give --mcp URL")
     service = CredentialService()
     definition = service.registry.get(args.name)
+    if definition.mcp is not None:
+        from authsome.cli.cmd_login_mcp import check_args, run_mcp
+
+        check_args(args)
+        return run_mcp(args, definition.mcp.url, definition.name)
+    if args.client_metadata_url:
+        raise UsageError(f"--client-metadata-url is for MCP servers; {definition.name} is not one")
     connection = check_connection_name(args.connection)
     if args.api_key_stdin and args.client_secret_stdin:
         raise UsageError("stdin can carry the API key or the client secret, not both")
