@@ -13,7 +13,14 @@ import time
 import attrs
 
 from authsome import audit
-from authsome.errors import AuthsomeError, NotFound, OAuthError, ReauthRequired, UsageError
+from authsome.errors import (
+    AuthsomeError,
+    NetworkError,
+    NotFound,
+    OAuthError,
+    ReauthRequired,
+    UsageError,
+)
 from authsome.oauth.tokens import ClientCredentials, TokenSet
 from authsome.protocol.authheader import injection, secret_headers
 from authsome.protocol.helper import credential_response, env_for
@@ -260,12 +267,8 @@ class CredentialService:
                 )
                 raise self._reauth(provider, connection, f"could not be refreshed ({exc.error})")
             return self._keep_old(record, f"refresh refused: {exc}")
-        except AuthsomeError as exc:
-            from authsome.oauth.http import NetworkError
-
-            if isinstance(exc, NetworkError):  # keep the old token while it lasts
-                return self._keep_old(record, str(exc))
-            raise
+        except NetworkError as exc:  # keep the old token while it lasts
+            return self._keep_old(record, str(exc))
         updated = self._apply_tokens(record, tokens)
         # Compare before writing: if our lock was lost (a shared vault's session died) and
         # another process stored a newer refresh, do not clobber its rotated token.

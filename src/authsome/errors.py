@@ -1,6 +1,8 @@
 """The error hierarchy: every user-facing failure maps to one exit code and one wire code.
 
-Kept import-free: the helper's hot path loads it on every call.
+`as_error` is the one mapping from whatever ended a run (our errors, Ctrl-C, a bug) to
+the error reported; each front end only says how it prints one. Kept import-free: the
+helper's hot path loads it on every call.
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ class ProviderError(AuthsomeError):
         super().__init__(f"{where}{at}{message}")
 
 
+class NetworkError(AuthsomeError):
+    """The provider could not be reached or failed transiently (transport error, HTTP 5xx).
+
+    Distinct from OAuthError, which is a definite answer (invalid_grant, access_denied).
+    Callers that hold a still-valid token keep using it on this error.
+    """
+
+    exit_code = 1
+    code = "internal"
+
+
 class OAuthError(AuthsomeError):
     """The authorization server refused or failed a request (RFC 6749 error codes)."""
 
@@ -76,3 +89,14 @@ class OAuthError(AuthsomeError):
     def __init__(self, message: str, error: str | None = None):
         self.error = error
         super().__init__(message)
+
+
+def as_error(exc: BaseException) -> AuthsomeError:
+    """The error to report for whatever ended a run: ours as it is, Ctrl-C as a cancelled
+    flow (exit 7, wire code "timeout"), anything else as an internal error that names only
+    its type (no message: it may hold a secret)."""
+    if isinstance(exc, AuthsomeError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        return TimedOut("cancelled")
+    return AuthsomeError(f"internal error ({type(exc).__name__}); set AUTHSOME_DEBUG=1 for details")

@@ -1,6 +1,6 @@
 """The helpers' side of the agent: hand this run to a warm agent, or return and run it here.
 
-Imported first by each helper entry point, before anything else, so it keeps to `os`,
+Called first by each helper's console script (`authsome.entrypoints`), so it keeps to `os`,
 `sys` and `_socket` (the C half of `socket`). `delegate(entry)` either exits the process
 with the agent's answer or returns having changed nothing, and the caller runs as if
 there were no agent. Only read actions are routed; a request refused or failed before
@@ -62,25 +62,15 @@ def _connection_args_ok(args: list[str], allow_positional: int) -> bool:
     The entry points reject anything else before reading stdin; such runs stay here so
     that stdin is read exactly when the entry point would read it.
     """
+    from authsome.errors import UsageError
+    from authsome.protocol.argv import split_connection
     from authsome.records import valid_name
 
-    i, plain = 0, 0
-    while i < len(args):
-        arg = args[i]
-        if arg in ("--connection", "-c"):
-            if i + 1 >= len(args) or not valid_name(args[i + 1]):
-                return False
-            i += 2
-            continue
-        if arg.startswith("--connection="):
-            if not valid_name(arg.split("=", 1)[1]):
-                return False
-        elif arg.startswith("-"):
-            return False
-        else:
-            plain += 1
-        i += 1
-    return plain <= allow_positional
+    try:
+        connection, plain = split_connection(args)
+    except UsageError:
+        return False
+    return len(plain) <= allow_positional and (connection is None or valid_name(connection))
 
 
 def plan(entry: str, argv: list[str]) -> str | None:
@@ -247,15 +237,6 @@ def control(home: str, command: str) -> dict[str, str] | None:
         return None
     finally:
         sock.close()  # _socket.socket is no context manager
-
-
-def delegate_if_entry() -> None:
-    """`delegate` when this process is one of the helpers' console scripts."""
-    name = os.path.basename(sys.argv[0]) if sys.argv else ""
-    for entry, script in ENTRIES.items():
-        if name == script:
-            delegate(entry)
-            return
 
 
 def delegate(entry: str) -> None:

@@ -22,17 +22,13 @@ import time
 
 from authsome import paths
 from authsome.agent import client, keycache, wire
+from authsome.entrypoints import MODULES
 
 DEFAULT_TIMEOUT = 600.0
 IO_TIMEOUT = 2.0  # reading a request; a client that stalls is dropped
 SEND_TIMEOUT = 10.0
 CHECK_EVERY = 30.0  # how often an idle agent checks that its socket still exists
-MAINS = {
-    "helper": "authsome.helper.main",
-    "git": "authsome.helper.git",
-    "docker": "authsome.helper.docker",
-    "cli": "authsome.cli.main",
-}
+MAINS = MODULES  # entry name -> the module whose main(argv) runs it
 WARM = (
     *MAINS.values(),
     "authsome.helper.k8s",

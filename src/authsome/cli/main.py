@@ -6,6 +6,7 @@ import os
 import sys
 
 from authsome import __version__
+from authsome.entrypoints import guard
 from authsome.errors import AuthsomeError
 
 # Each command: the module `authsome.cli.cmd_<module>` (register(subparsers), run(args))
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:
         print(f"authsome {__version__}")  # as argparse would, without importing it
         return 0
+    return guard(lambda: serve(argv), report)
+
+
+def serve(argv: list[str]) -> int:
     try:
         # Only the named command's module loads: the top level has no option taking a
         # value, so the first plain word is the command.
@@ -111,27 +116,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         return int(args.func(args) or 0)
-    except AuthsomeError as exc:
-        from authsome.terminal import visible
-
-        print(f"authsome: {visible(exc)}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("authsome: cancelled", file=sys.stderr)
-        return 7
     except BrokenPipeError:
         # The reader went away (`authsome list | head`): not our failure.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except Exception as exc:
-        if os.environ.get("AUTHSOME_DEBUG"):
-            raise
-        print(
-            f"authsome: internal error ({type(exc).__name__}); set AUTHSOME_DEBUG=1 for details",
-            file=sys.stderr,
-        )
-        return 1
+
+
+def report(error: AuthsomeError) -> None:
+    from authsome.terminal import visible
+
+    print(f"authsome: {visible(error)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

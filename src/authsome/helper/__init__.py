@@ -1,7 +1,5 @@
-"""The helper entry points. A helper run is first offered to the warm agent: importing
-this package (the console scripts' first step) exits with the agent's answer, or
-returns having changed nothing. Keep this above every other import."""
+"""`authsome-helper` and the adapters for git, docker, kubectl and Bazel.
 
-from authsome.agent.client import delegate_if_entry
-
-delegate_if_entry()
+Their console scripts start in `authsome.entrypoints`, which offers each run to the warm
+agent first; importing this package does nothing.
+"""

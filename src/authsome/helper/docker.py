@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from authsome.entrypoints import guard
 from authsome.errors import AuthsomeError
 from authsome.protocol import docker as proto
 
@@ -129,34 +130,39 @@ def handle(action: str, data: bytes) -> bytes:
     return proto.format_version(__version__)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    out = sys.stdout.buffer
-    code = 0
+def _write(reply: bytes) -> bool:
     try:
-        if len(argv) != 1:
-            raise proto.DockerError(proto.usage())
-        action = {"--version": "version", "-v": "version"}.get(argv[0], argv[0])
-        if action in ("--help", "-h"):
-            reply = proto.error_line(proto.usage())
-        elif action not in proto.ACTIONS:
-            raise proto.DockerError(proto.unknown_action(action))
-        else:
-            data = sys.stdin.buffer.read(MAX_INPUT) if action in ("get", "store", "erase") else b""
-            reply = handle(action, data)
-    except proto.DockerError as exc:
-        reply, code = proto.error_line(exc.message), 1
-    except AuthsomeError as exc:
-        reply, code = proto.error_line(str(exc)), exc.exit_code
-    except KeyboardInterrupt:
-        reply, code = proto.error_line("cancelled"), 7
-    try:
-        out.write(reply)
-        out.flush()
+        sys.stdout.buffer.write(reply)
+        sys.stdout.flush()
     except BrokenPipeError:
-        return 1
-    return code
+        return False
+    return True
+
+
+def serve(argv: list[str]) -> int:
+    if len(argv) != 1:
+        raise proto.DockerError(proto.usage())
+    action = {"--version": "version", "-v": "version"}.get(argv[0], argv[0])
+    if action in ("--help", "-h"):
+        reply = proto.error_line(proto.usage())
+    elif action not in proto.ACTIONS:
+        raise proto.DockerError(proto.unknown_action(action))
+    else:
+        data = sys.stdin.buffer.read(MAX_INPUT) if action in ("get", "store", "erase") else b""
+        reply = handle(action, data)
+    return 0 if _write(reply) else 1
+
+
+def report(error: AuthsomeError) -> None:
+    """The docker client reads a helper's error from stdout, as one line."""
+    _write(proto.error_line(str(error)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guard(lambda: serve(sys.argv[1:] if argv is None else argv), report)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from authsome.entrypoints import docker
+
+    sys.exit(docker())

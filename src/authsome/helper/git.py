@@ -11,8 +11,10 @@ from __future__ import annotations
 import sys
 import time
 
+from authsome.entrypoints import guard
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import git as proto
+from authsome.protocol.argv import split_connection
 
 PROG = "git-credential-authsome"
 USAGE = f"usage: {PROG} [--connection NAME] get|store|erase"
@@ -23,27 +25,10 @@ MAX_INPUT = 1 << 20
 
 def parse_argv(argv: list[str]) -> tuple[str, str]:
     """(connection, action). git appends the action to whatever the config gives."""
-    connection = "default"
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("--connection", "-c"):
-            if i + 1 >= len(argv):
-                raise UsageError("--connection needs a value")
-            connection = argv[i + 1]
-            i += 2
-            continue
-        if arg.startswith("--connection="):
-            connection = arg.split("=", 1)[1]
-        elif arg.startswith("-"):
-            raise UsageError(f"unknown option {arg}")
-        else:
-            rest.append(arg)
-        i += 1
+    connection, rest = split_connection(argv)
     if len(rest) != 1:
         raise UsageError(USAGE)
-    return connection, rest[0]
+    return connection or "default", rest[0]
 
 
 def read_request(stream) -> bytes:
@@ -132,28 +117,17 @@ def storage(action: str, request: dict) -> proto.Fields:
     return []
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        connection, action = parse_argv(argv)
-        if action not in ("get", "store", "erase"):
-            return 0  # git asks helpers to ignore actions they do not know
-        from authsome.records import valid_name
+def serve(argv: list[str]) -> int:
+    connection, action = parse_argv(argv)
+    if action not in ("get", "store", "erase"):
+        return 0  # git asks helpers to ignore actions they do not know
+    from authsome.records import valid_name
 
-        if not valid_name(connection):
-            raise UsageError(f"bad connection name '{connection}'")
-        request = proto.parse(read_request(sys.stdin.buffer))
-        fields = handle(action, request, connection)
-        out = proto.format_fields(fields) if fields else b""
-    except proto.GitProtocolError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    except AuthsomeError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: cancelled", file=sys.stderr)
-        return 7
+    if not valid_name(connection):
+        raise UsageError(f"bad connection name '{connection}'")
+    request = proto.parse(read_request(sys.stdin.buffer))
+    fields = handle(action, request, connection)
+    out = proto.format_fields(fields) if fields else b""
     if out:
         try:
             sys.stdout.buffer.write(out)
@@ -163,5 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def report(error: AuthsomeError) -> None:
+    """git shows a helper's stderr and ignores its stdout on failure."""
+    print(f"{PROG}: {error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guard(lambda: serve(sys.argv[1:] if argv is None else argv), report)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    from authsome.entrypoints import git
+
+    sys.exit(git())

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from authsome.errors import AuthsomeError, UsageError
+from authsome.entrypoints import guard
+from authsome.errors import AuthsomeError
 from authsome.protocol import bazel as proto
 
 PROG = "authsome-helper headers"
@@ -35,30 +36,31 @@ def provider_for(host: str, path: str) -> tuple[str, str | None] | None:
     return match_url(candidates, host, path)
 
 
-def run(provider: str | None, connection: str, request: dict) -> int:
-    try:
-        try:
-            scheme, host, path = proto.parse_uri(request)
-        except proto.HeadersRequestError as exc:
-            raise UsageError(str(exc)) from None
-        reply = proto.EMPTY
-        if provider in (None, "get"):
-            match = provider_for(host, path)
-            provider, connection = (
-                (match[0], match[1] or connection) if match is not None else (None, connection)
-            )
-        if provider is not None and proto.may_send_token(scheme, host):
-            from authsome.fastpath import answer
+def serve(provider: str | None, connection: str, request: dict) -> int:
+    scheme, host, path = proto.parse_uri(request)
+    reply = proto.EMPTY
+    if provider in (None, "get"):
+        match = provider_for(host, path)
+        provider, connection = (
+            (match[0], match[1] or connection) if match is not None else (None, connection)
+        )
+    if provider is not None and proto.may_send_token(scheme, host):
+        from authsome.fastpath import answer
 
-            # No connection: no credentials for this URI, the tool goes on without them.
-            got = answer(provider, connection, request.get("min_ttl", 60), missing_ok=True)
-            # A key that goes only in a URL query (api_key.query_param) has no header to
-            # give: `{}`, as for a URI without credentials (the query is the tool's own).
-            if got is not None and got["headers"]:
-                reply = proto.format_response(got["headers"], got.get("expires_at"))
-    except AuthsomeError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_code
+        # No connection: no credentials for this URI, the tool goes on without them.
+        got = answer(provider, connection, request.get("min_ttl", 60), missing_ok=True)
+        # A key that goes only in a URL query (api_key.query_param) has no header to
+        # give: `{}`, as for a URI without credentials (the query is the tool's own).
+        if got is not None and got["headers"]:
+            reply = proto.format_response(got["headers"], got.get("expires_at"))
     sys.stdout.buffer.write(reply)
     sys.stdout.flush()
     return 0
+
+
+def report(error: AuthsomeError) -> None:
+    print(f"{PROG}: {error}", file=sys.stderr)
+
+
+def run(provider: str | None, connection: str, request: dict) -> int:
+    return guard(lambda: serve(provider, connection, request), report)

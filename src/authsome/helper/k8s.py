@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from authsome.entrypoints import guard
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import k8s as proto
 
@@ -41,27 +42,30 @@ def check_cluster(provider: str, connection: str, scheme: str, host: str, path: 
         )
 
 
-def run(provider: str | None, connection: str, request: dict) -> int:
+def serve(provider: str | None, connection: str, request: dict) -> int:
     """Print the ExecCredential. `request` is unused beyond `min_ttl`: kubectl sends
     nothing on stdin (it is the user's terminal when the plugin is interactive)."""
-    try:
-        if not provider:
-            raise UsageError("usage: authsome-helper k8s PROVIDER [--connection NAME]")
-        try:
-            version = proto.requested_version(os.environ.get("KUBERNETES_EXEC_INFO"))
-            server = proto.cluster_server(os.environ.get("KUBERNETES_EXEC_INFO"))
-        except proto.ExecInfoError as exc:
-            raise UsageError(str(exc)) from None
-        if server is not None:
-            check_cluster(provider, connection, *server)
-        from authsome.fastpath import answer
-        from authsome.protocol.helper import answer_secret
+    if not provider:
+        raise UsageError("usage: authsome-helper k8s PROVIDER [--connection NAME]")
+    version = proto.requested_version(os.environ.get("KUBERNETES_EXEC_INFO"))
+    server = proto.cluster_server(os.environ.get("KUBERNETES_EXEC_INFO"))
+    if server is not None:
+        check_cluster(provider, connection, *server)
+    from authsome.fastpath import answer
+    from authsome.protocol.helper import answer_secret
 
-        got = answer(provider, connection, request.get("min_ttl", 60))
-        out = proto.exec_credential(version, answer_secret(got), got.get("expires_at"))
-    except AuthsomeError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    sys.stdout.buffer.write(out)
+    got = answer(provider, connection, request.get("min_ttl", 60))
+    sys.stdout.buffer.write(
+        proto.exec_credential(version, answer_secret(got), got.get("expires_at"))
+    )
     sys.stdout.flush()
     return 0
+
+
+def report(error: AuthsomeError) -> None:
+    """kubectl shows the plugin's stderr; stdout stays for an ExecCredential only."""
+    print(f"{PROG}: {error}", file=sys.stderr)
+
+
+def run(provider: str | None, connection: str, request: dict) -> int:
+    return guard(lambda: serve(provider, connection, request), report)

@@ -6,11 +6,12 @@ cached token goes through `fastpath.answer` and never imports the HTTP or OAuth 
 
 from __future__ import annotations
 
-import os
 import sys
 
+from authsome.entrypoints import guard
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import helper as proto
+from authsome.protocol.argv import split_connection
 
 USAGE = (
     "usage: authsome-helper ACTION [PROVIDER] [--connection NAME]  (actions: "
@@ -23,25 +24,9 @@ def parse_argv(argv: list[str]) -> tuple[str, dict]:
     """ACTION and the fields given as arguments. Pure; raises UsageError."""
     if not argv:
         raise UsageError(USAGE)
-    action, rest = argv[0], argv[1:]
-    fields: dict = {}
-    positional: list[str] = []
-    i = 0
-    while i < len(rest):
-        arg = rest[i]
-        if arg == "--connection" or arg == "-c":
-            if i + 1 >= len(rest):
-                raise UsageError("--connection needs a value")
-            fields["connection"] = rest[i + 1]
-            i += 2
-            continue
-        if arg.startswith("--connection="):
-            fields["connection"] = arg.split("=", 1)[1]
-        elif arg.startswith("-"):
-            raise UsageError(f"unknown option {arg}")
-        else:
-            positional.append(arg)
-        i += 1
+    action = argv[0]
+    connection, positional = split_connection(argv[1:])
+    fields: dict = {} if connection is None else {"connection": connection}
     if len(positional) > 1:
         raise UsageError(f"too many arguments: {' '.join(positional[1:])}")
     if positional:
@@ -96,36 +81,32 @@ def dispatch(action: str, request: dict) -> int:
     return actions.run(action, request, connection, _emit)
 
 
+def serve(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if argv and argv[0] in ("-V", "--version"):
+        argv = ["version"]
+    action, fields = parse_argv(argv)
+    if action not in proto.ACTIONS:
+        raise UsageError(f"unknown action '{action}'")
+    # kubectl hands the plugin its own terminal/stdin: never read it for k8s.
+    stdin = b"" if action == "k8s" else _read_stdin()
+    request = proto.parse_request(stdin, fields)
+    return dispatch(action, request)
+
+
+def report(error: AuthsomeError) -> None:
+    """The helper's dialect: the error as JSON on stdout, one line on stderr."""
+    _emit(proto.error_response(error))
+    print(f"authsome-helper: {error}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        if argv and argv[0] in ("-h", "--help", "help"):
-            print(USAGE)
-            return 0
-        if argv and argv[0] in ("-V", "--version"):
-            argv = ["version"]
-        action, fields = parse_argv(argv)
-        if action not in proto.ACTIONS:
-            raise UsageError(f"unknown action '{action}'")
-        # kubectl hands the plugin its own terminal/stdin: never read it for k8s.
-        stdin = b"" if action == "k8s" else _read_stdin()
-        request = proto.parse_request(stdin, fields)
-        return dispatch(action, request)
-    except AuthsomeError as exc:
-        _emit(proto.error_response(exc))
-        print(f"authsome-helper: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _emit({"protocol": proto.PROTOCOL, "error": {"code": "timeout", "message": "cancelled"}})
-        return 7
-    except Exception as exc:
-        if os.environ.get("AUTHSOME_DEBUG"):
-            raise
-        message = f"internal error ({type(exc).__name__}); set AUTHSOME_DEBUG=1 for details"
-        _emit({"protocol": proto.PROTOCOL, "error": {"code": "internal", "message": message}})
-        print(f"authsome-helper: {message}", file=sys.stderr)
-        return 1
+    return guard(lambda: serve(sys.argv[1:] if argv is None else argv), report)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from authsome.entrypoints import helper
+
+    sys.exit(helper())

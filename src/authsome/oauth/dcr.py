@@ -13,9 +13,9 @@ import attrs
 import httpx
 
 from authsome import __version__
-from authsome.errors import UsageError
+from authsome.errors import NetworkError, UsageError
 from authsome.oauth.endpoint import DISCOVERED_KEY
-from authsome.oauth.http import NetworkError, check_endpoint, describe_transport_error, make_client
+from authsome.oauth.http import check_endpoint, describe_transport_error, make_client
 from authsome.oauth.responses import METADATA_FIELDS, parse_metadata, parse_registration
 from authsome.oauth.tokens import ClientCredentials
 

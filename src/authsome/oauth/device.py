@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from authsome.errors import OAuthError, TimedOut
+from authsome.errors import NetworkError, OAuthError, TimedOut
 from authsome.oauth.endpoint import add_client_auth, post_form, token_request
-from authsome.oauth.http import NetworkError, check_endpoint
+from authsome.oauth.http import check_endpoint
 from authsome.oauth.prompt import Deadline, say, show_url
 from authsome.oauth.responses import parse_device_authorization
 from authsome.oauth.tokens import ClientCredentials, TokenSet

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from authsome.errors import UsageError
-from authsome.oauth.http import NetworkError, check_endpoint, describe_transport_error, make_client
+from authsome.errors import NetworkError, UsageError
+from authsome.oauth.http import check_endpoint, describe_transport_error, make_client
 from authsome.oauth.responses import parse_token_response
 from authsome.oauth.tokens import ClientCredentials, TokenSet
 

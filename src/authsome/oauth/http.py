@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from authsome import __version__
-from authsome.errors import AuthsomeError, UsageError
+from authsome.errors import UsageError
 from authsome.oauth.tls import ssl_context
 
 # Every call has a timeout: a hung provider must not hang a git operation or a prompt.
@@ -21,18 +21,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 LOOPBACK_NAMES = ("localhost",)
 
 
-__all__ = ["NetworkError", "check_endpoint", "make_client", "ssl_context"]
-
-
-class NetworkError(AuthsomeError):
-    """The provider could not be reached or failed transiently (transport error, HTTP 5xx).
-
-    Distinct from OAuthError, which is a definite answer (invalid_grant, access_denied).
-    Callers that hold a still-valid token keep using it on this error.
-    """
-
-    exit_code = 1
-    code = "internal"
+__all__ = ["check_endpoint", "make_client", "ssl_context"]
 
 
 def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.Client:

@@ -4,7 +4,7 @@ Called by `authsome.credentials` under the connection's lock (single-flight); th
 module only talks to the provider. Errors:
 - OAuthError(error="invalid_grant"): the refresh token is dead -> log in again;
 - OAuthError(other error): the provider refused for another reason (invalid_client...);
-- NetworkError (authsome.oauth.http): unreachable, timed out, HTTP 5xx/429 -> transient.
+- NetworkError (authsome.errors): unreachable, timed out, HTTP 5xx/429 -> transient.
 """
 
 from __future__ import annotations

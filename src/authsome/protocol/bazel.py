@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 
+from authsome.errors import UsageError
+
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
-class HeadersRequestError(ValueError):
+class HeadersRequestError(UsageError):
     """A request without a usable `uri`."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from authsome.errors import AuthsomeError
+
 NAME = "docker-credential-authsome"
 ACTIONS = ("store", "get", "erase", "list", "version")
 
@@ -20,7 +22,7 @@ MISSING_USERNAME = "no credentials username"
 _GO_SPACE = " \t\n\v\f\r\x85\xa0"
 
 
-class DockerError(Exception):
+class DockerError(AuthsomeError):
     """An error the helper reports on stdout (the client matches the message text)."""
 
     def __init__(self, message: str):

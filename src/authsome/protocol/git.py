@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from authsome.errors import UsageError
+
 Fields = list[tuple[str, str]]
 
 # What `store` keeps, and the attributes that identify one stored entry.
@@ -27,7 +29,7 @@ IDENTITY_KEYS = ("protocol", "host", "path", "username")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
-class GitProtocolError(ValueError):
+class GitProtocolError(UsageError):
     """Input git would never send, or output git would refuse."""
 
 

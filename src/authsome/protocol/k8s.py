@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 
+from authsome.errors import UsageError
+
 API_V1 = "client.authentication.k8s.io/v1"
 API_V1BETA1 = "client.authentication.k8s.io/v1beta1"
 SUPPORTED = (API_V1, API_V1BETA1)
 
 
-class ExecInfoError(ValueError):
+class ExecInfoError(UsageError):
     """KUBERNETES_EXEC_INFO we cannot answer."""
 
 
