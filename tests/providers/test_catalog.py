@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -161,6 +162,20 @@ def test_definition_shape(name: str) -> None:
     for host in defn["git_hosts"]:
         assert set(host) == {"host", "username"}
         assert HOST_RE.match(_fill(host["host"])) and host["username"]
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_every_definition_records_where_and_when_it_was_checked(name: str) -> None:
+    """`verified`: the provider's own page the entry was checked against, and the day;
+    a `note` says what that check left open (or that none has been made since writing)."""
+    verified = ALL[name].get("verified")
+    assert isinstance(verified, dict), f"{name}: no verified (see docs/providers.md)"
+    assert {"date", "source"} <= set(verified) <= {"date", "source", "note"}
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", verified["date"])
+    assert date.fromisoformat(verified["date"]) <= date.today()  # no check from the future
+    assert _is_https(verified["source"]) and "{" not in verified["source"]
+    note = verified.get("note")
+    assert note is None or (isinstance(note, str) and note.strip())
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
