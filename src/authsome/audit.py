@@ -8,11 +8,11 @@ the log never fails the operation it describes (a failed insert falls back to th
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from authsome import paths
+from authsome.protocol import jsonlite
 
 MAX_BYTES = 8 * 1024 * 1024
 SECRET_FIELDS = {"access_token", "refresh_token", "api_key", "client_secret", "code", "password"}
@@ -34,7 +34,7 @@ def _write(entries: list[dict]) -> None:
         entries = [e for e in entries if not _to_shared(shared, e)]
     if not entries:
         return
-    data = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+    data = "".join(jsonlite.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
     try:
         paths.ensure_home()
         fd = paths.open_private(paths.audit_log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -135,7 +135,7 @@ def tail(
         if 0 < n <= len(out):
             break
         try:
-            entry = json.loads(line)
+            entry = jsonlite.loads(line)
         except ValueError:
             continue
         if not isinstance(entry, dict) or not _wanted(entry, provider, since):

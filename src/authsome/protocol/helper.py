@@ -5,10 +5,10 @@ Import-light on purpose: the helper's hot path builds its answer with these.
 
 from __future__ import annotations
 
-import json
 import time
 
 from authsome.errors import AuthsomeError, UsageError
+from authsome.protocol import jsonlite
 from authsome.protocol.authheader import secret_headers, secret_query
 from authsome.records import rfc3339, secret_of
 
@@ -41,7 +41,7 @@ def parse_request(stdin: bytes | str, overrides: dict) -> dict:
     request: dict = {}
     if stdin.strip():
         try:
-            request = json.loads(stdin)
+            request = jsonlite.loads(stdin)
         except ValueError as exc:
             raise UsageError(f"stdin is not valid JSON: {exc.msg} at position {exc.pos}") from None
         except RecursionError:  # json's decoder recurses: deep nesting is not a request
@@ -138,4 +138,4 @@ def ok_response() -> dict:
 
 
 def encode(message: dict) -> str:
-    return json.dumps(message, separators=(", ", ": ")) + "\n"
+    return jsonlite.dumps(message, separators=(", ", ": ")) + "\n"

@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 
 def read_definition_text(text: str) -> Any:
     """Parse a definition file: JSON, allowing whole-line `//` comments (the original's format)."""
-    import json
+    from authsome.protocol import jsonlite
 
     if "\n//" in text or text.lstrip().startswith("//") or "\n //" in text or "\t//" in text:
         text = "\n".join(
             "" if line.lstrip().startswith("//") else line for line in text.splitlines()
         )
-    return json.loads(text)
+    return jsonlite.loads(text)
 
 
 def upgrade_legacy(data: dict[str, Any]) -> dict[str, Any]:

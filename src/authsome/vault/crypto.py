@@ -6,6 +6,7 @@ connection's slot fails to decrypt instead of being read as that connection.
 
 from __future__ import annotations
 
+import binascii
 import os
 
 try:
@@ -47,6 +48,19 @@ def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes:
         if type(exc).__name__ != "InvalidTag":
             raise
         raise DecryptError("record does not decrypt with this key in this slot") from None
+
+
+def b64encode(data: bytes) -> str:
+    """base64.b64encode(data).decode(), without importing `base64` (which imports `re`)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def b64decode(text: str | bytes, validate: bool = False) -> bytes:
+    """base64.b64decode(text, validate=validate): the same binascii call, the same errors
+    (ValueError for a non-ASCII str, binascii.Error, a ValueError, for bad base64)."""
+    if isinstance(text, str):
+        text = text.encode("ascii")
+    return binascii.a2b_base64(text, strict_mode=validate)
 
 
 def new_key() -> bytes:

@@ -11,13 +11,13 @@ than the rest of the helper's hot path together.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 import sys
 
 from authsome import paths
 from authsome.errors import VaultUnavailable
+from authsome.vault.crypto import b64decode, b64encode
 
 KEYRING_SERVICE = "authsome"
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
@@ -31,7 +31,7 @@ def keyring_username(home: str) -> str:
 
 def _decode_key(text: str, where: str) -> bytes:
     try:
-        key = base64.b64decode(text.strip(), validate=True)
+        key = b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
@@ -125,9 +125,7 @@ class KeyringKey(KeySource):
         import keyring
 
         key = os.urandom(32)
-        self._call(
-            keyring.set_password, KEYRING_SERVICE, self.username, base64.b64encode(key).decode()
-        )
+        self._call(keyring.set_password, KEYRING_SERVICE, self.username, b64encode(key))
         return key
 
     def delete(self) -> None:
@@ -181,7 +179,7 @@ class FileKey(KeySource):
         paths.ensure_home()
         fd = paths.open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         with os.fdopen(fd, "w") as f:
-            f.write(base64.b64encode(key).decode() + "\n")
+            f.write(b64encode(key) + "\n")
             f.flush()
             os.fsync(f.fileno())
         print(

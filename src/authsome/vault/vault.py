@@ -7,12 +7,11 @@ exist yet simply has no records (and needs no key).
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 
 from authsome import paths
 from authsome.errors import VaultUnavailable
+from authsome.protocol import jsonlite
 from authsome.vault import crypto, keys
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
@@ -29,7 +28,7 @@ HEADER_NAME = "header"
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return crypto.b64encode(data)
 
 
 class Vault:
@@ -60,8 +59,8 @@ class Vault:
         if raw is None:
             return None
         try:
-            header = json.loads(raw)
-            base64.b64decode(header["wrapped_key"], validate=True)
+            header = jsonlite.loads(raw)
+            crypto.b64decode(header["wrapped_key"], validate=True)
         except (ValueError, KeyError, TypeError):
             where = getattr(self.backend, "where", None) or paths.vault_dir(self.home)
             raise VaultUnavailable(f"the vault header in {where} is corrupt")
@@ -73,7 +72,7 @@ class Vault:
         if isinstance(source, keys.PassphraseKey):
             kdf = (header or {}).get("kdf") or {}
             if kdf.get("salt"):
-                salt = base64.b64decode(kdf["salt"])
+                salt = crypto.b64decode(kdf["salt"])
                 params = {k: kdf[k] for k in ("n", "r", "p")}
             else:
                 salt, params = os.urandom(16), dict(keys.SCRYPT)
@@ -93,7 +92,7 @@ class Vault:
                 + (" (set it in the environment)" if made.startswith("AUTHSOME_") else "")
             )
         try:
-            return crypto.unseal(key, base64.b64decode(header["wrapped_key"]), crypto.DATA_KEY_AAD)
+            return crypto.unseal(key, crypto.b64decode(header["wrapped_key"]), crypto.DATA_KEY_AAD)
         except crypto.DecryptError:
             made = header.get("source", "another key")
             raise VaultUnavailable(
@@ -131,7 +130,7 @@ class Vault:
         }
         if self._pending_kdf:
             header["kdf"] = self._pending_kdf
-        self.backend.write(HEADER_KIND, HEADER_NAME, json.dumps(header).encode())
+        self.backend.write(HEADER_KIND, HEADER_NAME, jsonlite.dumps(header).encode())
         return data_key
 
     # -- records ------------------------------------------------------------------------
@@ -143,7 +142,7 @@ class Vault:
         if key is None:
             raise VaultUnavailable("the vault has records but no header; it cannot be opened")
         try:
-            return json.loads(crypto.unseal(key, blob, crypto.record_aad(kind, name)))
+            return jsonlite.loads(crypto.unseal(key, blob, crypto.record_aad(kind, name)))
         except crypto.DecryptError:
             raise VaultUnavailable(
                 f"the record {kind}/{name} does not decrypt (tampered, or moved from another slot)"
@@ -153,7 +152,7 @@ class Vault:
         paths.ensure_home()
         key = self.data_key(create=True)
         assert key is not None
-        data = json.dumps(record, separators=(",", ":")).encode()
+        data = jsonlite.dumps(record, separators=(",", ":")).encode()
         self.backend.write(kind, name, crypto.seal(key, data, crypto.record_aad(kind, name)))
 
     def delete(self, kind: str, name: str) -> bool:
