@@ -73,8 +73,29 @@ def test_edge_inputs_match_json(text):
     assert outcome(jsonlite.loads, text) == outcome(json.loads, text)
 
 
+FRESH = """
+import sys
+from authsome.protocol import jsonlite
+for text in sys.argv[1:]:
+    try:
+        jsonlite.loads(text)
+    except Exception as exc:
+        print(type(exc).__name__, exc)
+"""
+
+
+def test_bad_json_in_a_fresh_process_is_jsons_error():
+    """The C scanner raises its error only once json is imported: not yet, here."""
+    bad = ["{not json", "[1,]", "1 2", ""]
+    res = subprocess.run([sys.executable, "-c", FRESH, *bad], capture_output=True, text=True)
+    expected = [" ".join(outcome(json.loads, text)[1:]) for text in bad]
+    assert res.stdout.splitlines() == expected, res.stderr
+
+
 def test_unserialisable_objects_fail_as_in_json():
-    for value in ({"a": object()}, {(1, 2): 3}, [b"bytes"]):
+    cycle: list = []
+    cycle.append(cycle)
+    for value in ({"a": object()}, {(1, 2): 3}, [b"bytes"], cycle):
         assert outcome(jsonlite.dumps, value) == outcome(json.dumps, value)
 
 

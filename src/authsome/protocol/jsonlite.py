@@ -32,12 +32,8 @@ class _Decoding:
 _scan = _json.make_scanner(_Decoding)
 
 
-class _NotPlain(Exception):
-    """An object the plain encoder does not know: json.dumps says what is wrong."""
-
-
 def _not_plain(obj: object) -> object:
-    raise _NotPlain
+    raise TypeError  # an object the plain encoder does not know
 
 
 def loads(text: str | bytes | bytearray) -> object:
@@ -52,7 +48,8 @@ def loads(text: str | bytes | bytearray) -> object:
     start = len(text) - len(text.lstrip(WHITESPACE))
     try:
         value, end = _scan(text, start)
-    except StopIteration:  # no value where one starts
+    except Exception:
+        # needs json.decoder imported to raise its error: a fresh process gets SystemError)
         return _json_loads(text)
     if text[end:].strip(WHITESPACE):  # extra data after the value
         return _json_loads(text)
@@ -67,7 +64,7 @@ def dumps(obj: object, separators: tuple[str, str] = (", ", ": ")) -> str:
     )
     try:
         return "".join(encode(obj, 0))
-    except _NotPlain:
+    except Exception:
         import json
 
         return json.dumps(obj, separators=separators)
