@@ -100,3 +100,30 @@ def as_error(exc: BaseException) -> AuthsomeError:
     if isinstance(exc, KeyboardInterrupt):
         return TimedOut("cancelled")
     return AuthsomeError(f"internal error ({type(exc).__name__}); set AUTHSOME_DEBUG=1 for details")
+
+
+# -- inside `authsome run` (SPEC §6.10) ---------------------------------------------------
+# `run` sets this in its child's environment. A guard for honest agents that try to read
+# a token the proxy injects for them, not a boundary (that is `run --sandbox`).
+RUN_MARKER = "AUTHSOME_RUN"
+
+
+class RefusedInRun(UsageError):
+    """A secret asked for inside `authsome run`, where the proxy injects it instead."""
+
+    code = "refused_in_run"
+
+
+def inside_run() -> bool:
+    import os
+
+    return bool(os.environ.get(RUN_MARKER))
+
+
+def refuse_inside_run(what: str) -> None:
+    """Raise RefusedInRun inside `authsome run`: one line saying why and what to do."""
+    if inside_run():
+        raise RefusedInRun(
+            f"{what} is refused inside `authsome run`: the proxy adds the token to your "
+            "requests; send them with the placeholder as they are"
+        )

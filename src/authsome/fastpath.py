@@ -93,8 +93,11 @@ def answer(
     The one answer path of every front end: a valid cached credential is read here
     without the heavy machinery; anything else goes to the full `credentials` service,
     which refreshes or raises the precise error. With `missing_ok`, a connection that
-    does not exist answers None instead of raising NotFound.
+    does not exist answers None instead of raising NotFound. Refused inside `run`.
     """
+    from authsome.errors import refuse_inside_run
+
+    refuse_inside_run("handing out a token")
     got = cached(provider, connection, min_ttl)
     if got is not None:
         return got

@@ -34,7 +34,12 @@ SPAWN_ENV_PREFIXES = ("LC_", "PYTHON", "AUTHSOME_AGENT", "AUTHSOME_HOME")
 
 
 def enabled() -> bool:
-    return os.environ.get("AUTHSOME_AGENT", "1") != "0" and sys.platform.startswith("linux")
+    # Not inside `authsome run`: the agent would answer what the run refuses its child.
+    return (
+        os.environ.get("AUTHSOME_AGENT", "1") != "0"
+        and not os.environ.get("AUTHSOME_RUN")
+        and sys.platform.startswith("linux")
+    )
 
 
 def socket_path(home: str) -> str:

@@ -304,4 +304,7 @@ class Agent:
 
 
 def main() -> int:
+    from authsome.procguard import guard_process
+
+    guard_process()  # it holds the vault key and tokens: no same-user reader
     return Agent(paths.home(), idle_timeout()).serve()

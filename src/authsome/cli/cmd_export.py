@@ -27,6 +27,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from authsome.credentials import CredentialService
+    from authsome.errors import refuse_inside_run
+
+    refuse_inside_run("authsome export")
 
     service = CredentialService()
     variables: dict[str, str] = {}

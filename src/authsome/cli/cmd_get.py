@@ -70,6 +70,10 @@ def view(record: dict, show_secret: bool) -> dict:
 def run(args) -> int:
     from authsome.credentials import CredentialService
 
+    if args.show_secret or args.field in SECRET_FIELDS:
+        from authsome.errors import refuse_inside_run
+
+        refuse_inside_run(f"authsome get {'--show-secret' if args.show_secret else '--field'}")
     service = CredentialService()
     if args.field == "refresh_token":
         raise UsageError("refresh tokens are never printed")

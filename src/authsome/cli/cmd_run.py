@@ -152,6 +152,9 @@ def runner_options(allow_ports: tuple[int, ...]):
 
 
 def run(args) -> int:
+    from authsome.procguard import guard_process
+
+    guard_process()  # before any token or key is in memory
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]

@@ -34,6 +34,10 @@ def _vault():
 
 
 def get(data: bytes) -> bytes:
+    from authsome.errors import inside_run
+
+    if inside_run():  # no credential: docker goes on unauthenticated (SPEC §6.10)
+        raise proto.DockerError(proto.NOT_FOUND)
     url = proto.parse_server_url(data)
     target = _target(url)
     if target is not None:

@@ -40,6 +40,10 @@ def read_request(stream) -> bytes:
 
 def handle(action: str, request: dict, connection: str) -> proto.Fields:
     """The fields to answer with (empty: say nothing)."""
+    from authsome.errors import inside_run
+
+    if inside_run():
+        return []  # no credential: git goes on unauthenticated, the run's proxy injects
     protocol, host = request.get("protocol"), request.get("host")
     if not protocol or not host:
         return []  # git always sends both; there is nothing to match on

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from authsome.errors import RUN_MARKER
+
 PLACEHOLDER = "authsome-proxy-managed"
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 # The vault key must never reach the child: with it, the child could read every secret.
@@ -44,6 +46,7 @@ def child_env(
         env[name] = ca_path
     for name in managed_vars:
         env[name] = PLACEHOLDER
+    env[RUN_MARKER] = "1"  # secret-handing commands refuse inside (SPEC §6.10)
     return env
 
 
