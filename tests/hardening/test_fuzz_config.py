@@ -291,11 +291,11 @@ def _raw(port: int, data: bytes) -> bytes:
 
 RAW_REQUESTS = [
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\n\r\n",
-    b"POST / HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Length: abc\r\n\r\n",
-    b"POST / HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Length: -5\r\n\r\n",
-    b"POST / HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Length: 99999999\r\n\r\n",
-    b"POST / HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Type: application/x-www-form-urlencoded"
-    b"\r\nContent-Length: 9\r\n\r\nclient_id",
+    b"POST /client/{t} HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Length: abc\r\n\r\n",
+    b"POST /client/{t} HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Length: -5\r\n\r\n",
+    b"POST /client/{t} HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Length: 99999999\r\n\r\n",
+    b"POST /client/{t} HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\nclient_id",
     b"GET "
     + CALLBACK_PATH.encode()
     + b"?state=the-state&code=x HTTP/1.1\r\nHost: evil:{p}\r\n\r\n",
@@ -315,10 +315,12 @@ def test_loopback_server_survives_malformed_requests(capfd):
     with loopback.LoopbackServer(0, "the-state", "Fuzz", form=form) as srv:
         for raw in RAW_REQUESTS:
             tally("oauth.loopback(live)")
-            reply = _raw(srv.port, raw.replace(b"{p}", str(srv.port).encode()))
+            raw = raw.replace(b"{p}", str(srv.port).encode()).replace(b"{t}", form.token.encode())
+            reply = _raw(srv.port, raw)
             # an HTTP answer, or http.server's bare error page for a non-HTTP line
             assert reply == b"" or reply.startswith((b"HTTP/1.", b"<!DOCTYPE")), reply[:80]
         assert srv.client is None and srv.result is None
+        srv.report(True, "exchanged")  # the callback's page waits for the exchange's outcome
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
         conn.request(
             "GET",

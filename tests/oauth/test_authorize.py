@@ -95,6 +95,11 @@ def client_form_type() -> str:
 
 def test_form_page_escapes_and_carries_token():
     page = client_form.render(
-        display_name="<b>X</b>", redirect="http://127.0.0.1:1/cb", token="TOK", needs_secret=False
+        display_name="<b>X</b>",
+        connection="<i>work</i>",
+        redirect="http://127.0.0.1:1/cb",
+        token="TOK",
+        needs_secret=False,
     ).decode()
     assert "<b>X</b>" not in page and 'value="TOK"' in page and "http://127.0.0.1:1/cb" in page
+    assert "<i>work</i>" not in page and "&lt;i&gt;work&lt;/i&gt;" in page  # named, escaped

@@ -120,18 +120,44 @@ def test_timeout_releases_port(home, server, port, idle_browser):
     assert port_free(port)
 
 
-def test_wrong_state_ends_login_and_later_callbacks_find_nothing(home, server, port, idle_browser):
+def test_wrong_or_missing_state_is_ignored_and_the_login_goes_on(home, server, port, idle_browser):
+    """A forged or stale redirect can neither finish nor cancel the login (#14 item 2)."""
     write_provider(home, server, "ws")
+    server.register_client("c", redirect_uris=[redirect(port)])
     login = Login("ws", "--client-id", "c")
-    wait_for(lambda: idle_browser.exists() and idle_browser.read_text(), what="browser")
-    cb = f"{redirect(port)}?code=forged-code-123&state=not-the-state"
-    r = httpx.get(cb, timeout=5)
-    assert r.status_code == 400
+    authorize_url = wait_for(
+        lambda: idle_browser.exists() and idle_browser.read_text().strip(), what="browser"
+    ).splitlines()[0]
+    for query in ("code=forged-code-123&state=not-the-state", "code=forged-code-123", "state="):
+        r = httpx.get(f"{redirect(port)}?{query}", timeout=5)
+        assert r.status_code == 400 and "ignored" in r.text
+    assert login.proc.poll() is None  # still waiting
+    # the real browser comes back: the login completes
+    with httpx.Client(timeout=30, follow_redirects=True) as http:
+        page = http.get(authorize_url)
+    assert page.status_code == 200 and "Signed in to Ws" in page.text
+    assert login.wait() == 0, login.err
+    assert login.err.count("ignored a sign-in answer") == 1  # said once on the terminal
+    assert "forged-code-123" not in login.err
+    assert [r["form"]["code"] for r in token_requests(server)] != ["forged-code-123"]
+    assert len(token_requests(server)) == 1
+
+
+def test_browser_page_shows_the_failed_exchange(home, server, port, idle_browser):
+    """#15 item 5: a wrong client secret is not "Signed in": the browser waits on the
+    exchange and shows the provider's error; the terminal says the same, exit 1."""
+    write_provider(home, server, "wx", pkce=False)
+    server.register_client("wx-app", SECRET, redirect_uris=[redirect(port)])
+    login = Login("wx", "--client-id", "wx-app", "--client-secret-stdin", stdin="not-the-secret")
+    authorize_url = wait_for(
+        lambda: idle_browser.exists() and idle_browser.read_text().strip(), what="browser"
+    ).splitlines()[0]
+    with httpx.Client(timeout=30, follow_redirects=True) as http:
+        page = http.get(authorize_url)
     assert login.wait() == 1
-    assert "wrong state" in login.err and "forged-code-123" not in login.err
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(cb, timeout=5)
-    assert token_requests(server) == []
+    assert page.status_code == 502 and "Signed in" not in page.text
+    assert "invalid_client" in page.text and "invalid_client" in login.err
+    assert "not-the-secret" not in page.text + login.err
 
 
 def test_second_callback_is_refused(home, server, port, idle_browser):
@@ -139,6 +165,7 @@ def test_second_callback_is_refused(home, server, port, idle_browser):
     from authsome.oauth.loopback import LoopbackServer
 
     with LoopbackServer(port, "st", "X") as srv:
+        srv.report(True, "exchanged")  # the exchange's outcome, known at once here
         url = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
         assert httpx.get(url, params={"code": "c1", "state": "st"}).status_code == 200
         second = httpx.get(url, params={"code": "c2", "state": "st"})
@@ -168,7 +195,7 @@ def test_client_form_filled_like_a_browser(home, server, port, idle_browser, run
     form_url = wait_for(
         lambda: idle_browser.exists() and idle_browser.read_text().strip(), what="browser"
     ).splitlines()[0]
-    assert form_url == f"http://127.0.0.1:{port}/"
+    assert form_url.startswith(f"http://127.0.0.1:{port}/client/")
     with httpx.Client(timeout=10) as http:
         page = http.get(form_url)
         assert page.status_code == 200 and redirect(port) in page.text

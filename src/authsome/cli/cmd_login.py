@@ -256,6 +256,7 @@ def _login_oauth(
         port=callback_port(),
         open_browser=not args.no_browser,
         timeout=args.timeout,
+        connection=connection,
     )
 
     def keep(c: ClientCredentials) -> None:

@@ -1,8 +1,10 @@
 """The local page that collects a provider's client id and secret: sans-IO.
 
-Only the page we served may post to it: every login has a random token in a hidden
-field (compared in constant time), the Host header must name our loopback address
-(against DNS rebinding) and an Origin header, when the browser sends one, must be ours.
+Only the browser we opened may see or post it: it lives at a path carrying a per-login
+random token that only the URL given to that browser holds, the post must carry the
+same token in a hidden field (compared in constant time), the Host header must name our
+loopback address and port (against DNS rebinding) and an Origin header, when the
+browser sends one, must be ours.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hmac
 from html import escape
 from urllib.parse import parse_qs
 
+from authsome.oauth import pages
 from authsome.oauth.tokens import ClientCredentials
 
 MAX_BODY = 16 * 1024
@@ -25,7 +28,9 @@ class FormRejected(Exception):
 
 
 def allowed_hosts(port: int) -> tuple[str, ...]:
-    return (f"127.0.0.1:{port}", f"localhost:{port}")
+    """The Host a request to our server may carry: the loopback address and port we
+    listen on, exactly (anything else is DNS rebinding or a stray request)."""
+    return (f"127.0.0.1:{port}",)
 
 
 def host_ok(host: str | None, port: int) -> bool:
@@ -42,13 +47,14 @@ def origin_ok(origin: str | None, port: int) -> bool:
 def render(
     *,
     display_name: str,
+    connection: str,
     redirect: str,
     token: str,
     needs_secret: bool,
     docs_url: str | None = None,
     message: str | None = None,
 ) -> bytes:
-    """The form page (UTF-8 HTML)."""
+    """The form page (UTF-8 HTML). It posts back to the secret path it was served at."""
     secret_label = "Client secret" + ("" if needs_secret else " (if your app has one)")
     required = " required" if needs_secret else ""
     docs = (
@@ -58,25 +64,17 @@ def render(
     )
     notice = f'<p class="error">{escape(message)}</p>' if message else ""
     name = escape(display_name)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>authsome: {name} client</title>
-<style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}}
-label{{display:block;margin-top:1em}}input{{width:100%;padding:.4em;font:inherit}}
-code{{background:#eee;padding:.1em .3em}}.error{{color:#b00}}</style></head>
-<body><h1>Connect {name}</h1>
-<p>authsome needs the OAuth app (client) you registered with {name}.
+    body = f"""<p>authsome needs the OAuth app (client) you registered with {name}.
 Register this redirect URI with it:</p>
 <p><code>{escape(redirect)}</code></p>{docs}{notice}
-<form method="post" action="/" autocomplete="off">
+<form method="post" action="" autocomplete="off">
 <input type="hidden" name="form_token" value="{escape(token)}">
 <label>Client ID<input name="client_id" required></label>
 <label>{secret_label}<input name="client_secret" type="password"{required}></label>
 <p><button type="submit">Continue to {name}</button></p>
 </form>
-<p>They are stored encrypted in your local authsome vault and reused on later logins.</p>
-</body></html>
-"""
-    return page.encode("utf-8")
+<p>They are stored encrypted in your local authsome vault and reused on later logins.</p>"""
+    return pages.document(f"Connect {display_name}", body, display_name, connection)
 
 
 def parse_submission(

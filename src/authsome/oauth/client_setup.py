@@ -14,13 +14,19 @@ if TYPE_CHECKING:
 
 
 def collect_client(
-    provider: Provider, *, needs_secret: bool, port: int, open_browser: bool, deadline: Deadline
+    provider: Provider,
+    *,
+    needs_secret: bool,
+    port: int,
+    open_browser: bool,
+    deadline: Deadline,
+    connection: str = "default",
 ) -> ClientCredentials:
     """Serve the client form until it is submitted; TimedOut on timeout or Ctrl-C."""
     name = provider.display_name
     form = FormSpec(name, needs_secret, provider.docs_url, on_submit=lambda _c: None)
-    with LoopbackServer(port, new_state(), name, form) as server:
-        show_url(server.base_url, what=f"enter your {name} OAuth client", open_browser=open_browser)
+    with LoopbackServer(port, new_state(), name, connection, form) as server:
+        show_url(server.form_url, what=f"enter your {name} OAuth client", open_browser=open_browser)
         try:
             deadline.wait(server.client_ready, f"the {name} client form in your browser")
         finally:

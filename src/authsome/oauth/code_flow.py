@@ -2,14 +2,16 @@
 
 PKCE S256 when the provider supports it; otherwise a confidential-client exchange with
 the client secret (HubSpot). Without a client, the loopback server first serves the
-client form at `/`, and its submission redirects the browser on to the provider.
+client form (at a secret path), and its submission redirects the browser on to the
+provider. The code is exchanged while the browser waits on its callback, so the page
+it lands on tells the real outcome.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from authsome.errors import OAuthError, TimedOut, UsageError
+from authsome.errors import AuthsomeError, OAuthError, TimedOut, UsageError
 from authsome.oauth import authorize
 from authsome.oauth.endpoint import resource_param, token_request
 from authsome.oauth.http import check_endpoint
@@ -30,6 +32,7 @@ def run_code_flow(
     scopes: list[str],
     open_browser: bool,
     deadline: Deadline,
+    connection: str = "default",
 ) -> tuple[TokenSet, ClientCredentials]:
     """Sign in through the browser; returns the tokens and the client that got them."""
     check_endpoint(cfg.authorization_url, "authorization_url")
@@ -58,14 +61,17 @@ def run_code_flow(
 
     form = None
     if client is None:
-        form = FormSpec(name, needs_secret, provider.docs_url, on_submit=url_for)
-    with LoopbackServer(port, state, name, form) as server:
+        form = FormSpec(
+            name, needs_secret, provider.docs_url, on_submit=url_for,
+            form_target=cfg.authorization_url,
+        )  # fmt: skip
+    with LoopbackServer(port, state, name, connection, form) as server:
         if client is not None:
             server.authorize_url = url_for(client)
             show_url(server.authorize_url, what=f"sign in to {name}", open_browser=open_browser)
         else:
             show_url(
-                server.base_url,
+                server.form_url,
                 what=f"enter your {name} OAuth client, then sign in",
                 open_browser=open_browser,
             )
@@ -75,26 +81,42 @@ def run_code_flow(
             deadline.done()
         result = server.result
         client = client or server.client
-        redirect = authorize.redirect_uri(server.port)
-    # The port is released here, before the exchange: a slow token endpoint holds nothing.
-    assert result is not None and client is not None
-    if result.error is not None:
-        if result.error.error == "access_denied":
-            # The user said no at the provider: a cancelled login (exit 7), not a failure.
-            raise TimedOut(str(result.error))
-        raise result.error
+        assert result is not None and client is not None
+        if result.error is not None:
+            if result.error.error == "access_denied":
+                # The user said no at the provider: a cancelled login (exit 7), not a failure.
+                raise TimedOut(str(result.error))
+            raise result.error
+        # The browser waits on its callback while we exchange the code: its page then
+        # says what really happened (a wrong client secret is not "Signed in").
+        try:
+            tokens = _exchange(cfg, client, result.code or "", server.port, verifier, scopes)
+        except OAuthError as exc:
+            server.report(False, f"{name} refused the sign-in code: {exc}")
+            raise OAuthError(f"{name} refused the sign-in code: {exc}", error=exc.error)
+        except AuthsomeError as exc:
+            server.report(False, f"The sign-in could not be completed: {exc}")
+            raise
+        server.report(True, f"authsome is signed in to {name} ({connection}). You can close "
+                      "this tab and return to the terminal.")  # fmt: skip
+    return tokens, client
+
+
+def _exchange(
+    cfg: OAuthConfig,
+    client: ClientCredentials,
+    code: str,
+    port: int,
+    verifier: str | None,
+    scopes: list[str],
+) -> TokenSet:
+    """The authorization code for tokens at the token endpoint (RFC 6749 §4.1.3)."""
     data = {
         "grant_type": "authorization_code",
-        "code": result.code or "",
-        "redirect_uri": redirect,
+        "code": code,
+        "redirect_uri": authorize.redirect_uri(port),
         **resource_param(cfg),
     }
     if verifier:
         data["code_verifier"] = verifier
-    try:
-        tokens = token_request(
-            cfg.token_url, cfg.client_auth, client, data, requested_scopes=scopes
-        )
-    except OAuthError as exc:
-        raise OAuthError(f"{name} refused the sign-in code: {exc}", error=exc.error)
-    return tokens, client
+    return token_request(cfg.token_url, cfg.client_auth, client, data, requested_scopes=scopes)

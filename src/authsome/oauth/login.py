@@ -30,6 +30,7 @@ class LoginRequest:
     port: int
     open_browser: bool
     timeout: float
+    connection: str = "default"  # named on the login's pages
 
 
 def choose_flow(provider: Provider, requested: str | None) -> str:
@@ -66,6 +67,7 @@ def run_login(
                 port=request.port,
                 open_browser=request.open_browser,
                 deadline=deadline,
+                connection=request.connection,
             )
         tokens = run_device_flow(
             provider,
@@ -89,6 +91,7 @@ def run_login(
         scopes=request.scopes,
         open_browser=request.open_browser,
         deadline=deadline,
+        connection=request.connection,
     )
 
 

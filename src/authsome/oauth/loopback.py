@@ -1,6 +1,14 @@
-"""The loopback HTTP server of a browser login: the client form at `/`, the redirect at
-`/auth/callback/oauth`. Bound to 127.0.0.1 only, one callback per login, silent logs
-(the callback's query string holds the authorization code).
+"""The loopback HTTP server of a browser login: the client form at a secret path, the
+redirect at `/auth/callback/oauth`. Bound to 127.0.0.1 only, silent logs (the callback's
+query string holds the authorization code).
+
+Any local user can reach the port, so nothing useful is served to a request that does
+not prove it came from the browser we opened: `/` is empty, the client form lives at
+`/client/<per-login secret>`, a request whose Host is not our address and port is
+refused (DNS rebinding), and a callback without this login's `state` gets an error page
+and is otherwise ignored (the login goes on waiting: a forged or stale redirect can
+neither finish nor cancel it). The browser that brought the real code waits on its
+callback until the code is exchanged, then shows the real outcome.
 """
 
 from __future__ import annotations
@@ -8,23 +16,22 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from authsome.errors import AuthsomeError, UsageError
-from authsome.oauth import client_form
+from authsome.oauth import client_form, pages
 from authsome.oauth.authorize import CALLBACK_PATH, CallbackResult, parse_callback
 from authsome.oauth.tokens import ClientCredentials
 
 DEFAULT_PORT = 7998
 HOST = "127.0.0.1"
-_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; "
-    "frame-ancestors 'none'"
-)
+FORM_PREFIX = "/client/"
+OUTCOME_WAIT = 120.0  # how long the browser's callback waits for the code exchange
+ANSWER_GRACE = 5.0  # how long closing the server waits for that page to go out
 
 
 def callback_port() -> int:
@@ -42,7 +49,8 @@ def callback_port() -> int:
 
 class FormSpec:
     """What the client form needs; `on_submit` turns the client into the URL the browser
-    goes on to (the provider's authorize URL), or None to just say "saved"."""
+    goes on to (the provider's authorize URL), or None to just say "saved".
+    `form_target` is the authorization endpoint (the page's CSP lets the form lead there)."""
 
     def __init__(
         self,
@@ -50,28 +58,45 @@ class FormSpec:
         needs_secret: bool,
         docs_url: str | None,
         on_submit: Callable[[ClientCredentials], str | None],
+        form_target: str | None = None,
     ):
         self.display_name = display_name
         self.needs_secret = needs_secret
         self.docs_url = docs_url
         self.on_submit = on_submit
+        self.form_target = form_target
         self.token = secrets.token_urlsafe(32)
 
 
 class LoopbackServer:
-    """Serves until `result` is set; use as a context manager so the port is always freed."""
+    """Serves until `result` is set; use as a context manager so the port is always freed.
 
-    def __init__(self, port: int, state: str, display_name: str, form: FormSpec | None = None):
+    After the callback, the caller exchanges the code and calls `report` with the
+    outcome: the browser's page is that outcome."""
+
+    def __init__(
+        self,
+        port: int,
+        state: str,
+        display_name: str,
+        connection: str = "default",
+        form: FormSpec | None = None,
+    ):
         self.port = port
         self.state = state
         self.display_name = display_name
+        self.connection = connection
         self.form = form
         self.authorize_url: str | None = None
         self.client: ClientCredentials | None = None
         self.result: CallbackResult | None = None
         self.done = threading.Event()  # the callback came (result is set)
         self.client_ready = threading.Event()  # the form was submitted (client is set)
+        self.outcome: tuple[bool, str] | None = None  # (success, text) for the browser
+        self.outcome_ready = threading.Event()
+        self.answered = threading.Event()  # the callback's page went out (or gave up)
         self.lock = threading.Lock()
+        self._warned = False
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -95,6 +120,10 @@ class LoopbackServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.result is not None and self.result.error is None:
+            # the browser waits on its callback: it must not be left with "connection reset"
+            self.report(False, "authsome stopped before finishing; see the terminal.")
+            self.answered.wait(ANSWER_GRACE)
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -105,6 +134,12 @@ class LoopbackServer:
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}/"
 
+    @property
+    def form_url(self) -> str:
+        """The client form: its path is the per-login secret only our browser is given."""
+        assert self.form is not None
+        return f"http://{HOST}:{self.port}{FORM_PREFIX}{self.form.token}"
+
     def finish(self, result: CallbackResult) -> bool:
         """Record the first callback; later ones are refused."""
         with self.lock:
@@ -113,6 +148,28 @@ class LoopbackServer:
             self.result = result
         self.done.set()
         return True
+
+    def report(self, ok: bool, text: str) -> None:
+        """The outcome of the code exchange, for the browser waiting on its callback
+        (the first report counts)."""
+        with self.lock:
+            if self.outcome is None:
+                self.outcome = (ok, text)
+        self.outcome_ready.set()
+
+    def stray_callback(self) -> None:
+        """Say once on the terminal that a callback without our state was ignored."""
+        with self.lock:
+            if self._warned:
+                return
+            self._warned = True
+        clear = "\r\x1b[2K" if sys.stderr.isatty() else ""  # over the status line
+        print(
+            f"{clear}authsome: ignored a sign-in answer that did not carry this login's state "
+            "(a stale tab or a forged redirect); still waiting for yours",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class _Server(ThreadingHTTPServer):
@@ -129,39 +186,47 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the request line carries the authorization code."""
 
+    def _form_spec(self, path: str) -> FormSpec | None:
+        """The form, if `path` is its secret path (constant-time) and it is still open."""
+        form = self.server.owner.form
+        if form is None or self.server.owner.client is not None:
+            return None
+        if not path.startswith(FORM_PREFIX):
+            return None
+        sent = path[len(FORM_PREFIX) :].encode()
+        return form if secrets.compare_digest(sent, form.token.encode()) else None
+
     def do_GET(self) -> None:
         owner = self.server.owner
         if not client_form.host_ok(self.headers.get("Host"), owner.port):
-            return self._page(421, "Wrong host", "Open this page at 127.0.0.1.")
+            return self._page(421, "Wrong host", "Open this page at 127.0.0.1.", error=True)
         url = urlsplit(self.path)
         if url.path == CALLBACK_PATH:
             return self._callback(owner, url.query)
-        if url.path == "/":
-            form = owner.form
-            if form is not None and owner.client is None:
-                return self._form(owner, form, None, 200)
-            if owner.authorize_url:
-                return self._redirect(owner.authorize_url)
-        return self._page(404, "Not found", "Nothing here.")
+        form = self._form_spec(url.path)
+        if form is not None:
+            return self._form(owner, form, None, 200)
+        self._page(404, "Not found", "Nothing here.", error=True)
 
     def do_POST(self) -> None:
         owner = self.server.owner
-        form = owner.form
-        if urlsplit(self.path).path != "/" or form is None:
-            return self._page(404, "Not found", "Nothing here.")
+        form = self._form_spec(urlsplit(self.path).path)
+        if form is None:
+            return self._page(404, "Not found", "Nothing here.", error=True)
         port = owner.port
         if not client_form.host_ok(self.headers.get("Host"), port) or not client_form.origin_ok(
             self.headers.get("Origin"), port
         ):
-            return self._page(403, "Refused", "This form only accepts posts from its own page.")
+            text = "This form only accepts posts from its own page."
+            return self._page(403, "Refused", text, error=True)
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if length < 0:  # int() would raise in the handler thread (a traceback on the terminal)
-            return self._page(400, "Refused", "Bad Content-Length.")
+            return self._page(400, "Refused", "Bad Content-Length.", error=True)
         if length > client_form.MAX_BODY:
-            return self._page(413, "Refused", "Form too large.")
+            return self._page(413, "Refused", "Form too large.", error=True)
         body = self.rfile.read(length)
         try:
             creds = client_form.parse_submission(
@@ -173,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         except client_form.FormRejected as exc:
             if exc.status == 400:
                 return self._form(owner, form, str(exc), 400)
-            return self._page(exc.status, "Refused", str(exc))
+            return self._page(exc.status, "Refused", str(exc), error=True)
         with owner.lock:
             if owner.client is not None:
                 return self._page(409, "Already submitted", "Return to the terminal.")
@@ -186,36 +251,46 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _callback(self, owner: LoopbackServer, query: str) -> None:
         result = parse_callback(query, owner.state)
+        if result.error is not None and result.error.error == "state_mismatch":
+            owner.stray_callback()
+            text = (
+                "This answer does not belong to the sign-in authsome is waiting for "
+                "(a stale tab, or a link from someone else). It was ignored."
+            )
+            return self._page(400, "Not this sign-in", text, error=True)
         if not owner.finish(result):
             return self._page(400, "Already finished", "This sign-in was already answered.")
         if result.error is not None:
-            return self._page(400, "Sign-in failed", f"{result.error} You can close this tab.")
-        self._page(
-            200,
-            f"Signed in to {owner.display_name}",
-            "authsome got the answer. You can close this tab and return to the terminal.",
-        )
+            text = f"{result.error} You can close this tab."
+            return self._page(400, "Sign-in failed", text, error=True)
+        try:
+            owner.outcome_ready.wait(OUTCOME_WAIT)
+            late = (False, "authsome did not finish in time; see the terminal.")
+            ok, text = owner.outcome or late
+            if ok:
+                return self._page(200, f"Signed in to {owner.display_name}", text)
+            self._page(502, "Sign-in failed", text, error=True)
+        finally:
+            owner.answered.set()
 
     def _form(self, owner: LoopbackServer, form: FormSpec, message: str | None, status: int):
         from authsome.oauth.authorize import redirect_uri
 
         body = client_form.render(
             display_name=form.display_name,
+            connection=owner.connection,
             redirect=redirect_uri(owner.port),
             token=form.token,
             needs_secret=form.needs_secret,
             docs_url=form.docs_url,
             message=message,
         )
-        self._send(status, body)
+        self._send(status, body, pages.csp(form.form_target))
 
-    def _page(self, status: int, title: str, text: str) -> None:
-        body = (
-            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-            f'</title></head><body style="font:16px system-ui,sans-serif;margin:3em">'
-            f"<h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>\n"
-        ).encode()
-        self._send(status, body)
+    def _page(self, status: int, title: str, text: str, error: bool = False) -> None:
+        owner = self.server.owner
+        body = pages.message(title, text, owner.display_name, owner.connection, error)
+        self._send(status, body, pages.csp())
 
     def _redirect(self, location: str) -> None:
         self.send_response(303)
@@ -224,14 +299,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, body: bytes, policy: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
-        # The page must not be framed or read by another origin.
+        # The page must not be framed or read by another origin, nor load anything.
         self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Content-Security-Policy", _CSP)
-        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Content-Security-Policy", policy)
+        # same-origin, not no-referrer: with no-referrer Chromium posts the form with
+        # `Origin: null`, which the form must refuse; other sites still get no referrer.
+        self.send_header("Referrer-Policy", "same-origin")
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(body)
