@@ -91,3 +91,59 @@ def test_definition_check_still_refuses_plain_http_hosts():
     bad["oauth"]["token_url"] = "http://idp.example.com/token"
     with pytest.raises(ProviderError):
         parse_definition(bad)
+
+
+# -- a value stays in its place (#19 item 6) ---------------------------------------------
+
+
+def bundled(name: str):
+    import os
+
+    from authsome.providers.loader import BUNDLED_DIR, load_file
+
+    return load_file(os.path.join(BUNDLED_DIR, name + ".json"), "bundled")
+
+
+@pytest.mark.parametrize(
+    "name, key, value",
+    [
+        ("mailchimp", "dc", "evil.test:8443/x"),
+        ("mailchimp", "dc", "evil.test"),
+        ("mailchimp", "dc", "us21.evil.test"),
+        ("mailchimp", "dc", "xn--zz"),  # not valid IDNA
+        ("mailchimp", "dc", "-us21"),
+        ("zendesk", "subdomain", "evil.test/x"),
+        ("zendesk", "subdomain", "acme:443"),
+        ("shopify", "shop", "acme.evil.test"),
+        ("microsoft", "tenant", "a/b"),
+        ("github-enterprise", "base_url", "gh.acme.test:99999"),
+        ("github-enterprise", "base_url", "gh..acme.test"),
+        ("github-enterprise", "base_url", "gh_acme.test"),
+    ],
+)
+def test_a_value_cannot_leave_its_place_in_the_url(name, key, value):
+    with pytest.raises(UsageError):
+        parse_assignments([f"{key}={value}"], bundled(name))
+
+
+@pytest.mark.parametrize(
+    "name, key, value, stored",
+    [
+        ("mailchimp", "dc", "US21", "us21"),
+        ("mailchimp", "dc", "xn--bcher-kva", "xn--bcher-kva"),
+        ("zendesk", "subdomain", "acme-support", "acme-support"),
+        ("microsoft", "tenant", "contoso.onmicrosoft.com", "contoso.onmicrosoft.com"),
+        ("github-enterprise", "base_url", "https://gh.acme.test:8443/", "gh.acme.test:8443"),
+        ("salesforce", "login_host", "test.salesforce.com", "test.salesforce.com"),
+    ],
+)
+def test_values_that_fit_their_place(name, key, value, stored):
+    assert parse_assignments([f"{key}={value}"], bundled(name)) == {key: stored}
+
+
+def test_placeholder_roles():
+    from authsome.providers.templates import placeholder_roles
+
+    assert placeholder_roles(bundled("mailchimp")) == {"dc": "label"}
+    assert placeholder_roles(bundled("microsoft")) == {"tenant": "segment"}
+    assert placeholder_roles(bundled("github-enterprise")) == {"base_url": "host"}

@@ -205,3 +205,47 @@ def test_api_key_provider_keeps_its_template_values(home, run):
     from authsome.credentials import CredentialService
 
     assert CredentialService().get("mailchimp").provider.api_url == ["us21.api.mailchimp.com"]
+
+
+def test_a_hostile_template_value_is_refused_and_nothing_stored(home, run):
+    """`--set dc=evil.test:8443/x` used to make Mailchimp's API host evil.test (#19 item 6)."""
+    res = run(
+        "authsome",
+        "login",
+        "mailchimp",
+        "--set",
+        "dc=evil.test:8443/x",
+        "--api-key-stdin",
+        input="key-us21",
+    )
+    assert res.returncode == 2 and "one DNS label" in res.stderr
+    assert res.stderr.count("\n") == 1
+    assert run("authsome", "get", "mailchimp").returncode == 3
+    res = run("authsome", "login", "zendesk", "--set", "subdomain=evil.test/x", "--no-browser")
+    assert res.returncode == 2 and "one DNS label" in res.stderr
+
+
+@pytest.mark.parametrize("url", ["http://gh.acme.test", "ftp://gh.acme.test", "git+https://gh.acme.test"])
+def test_base_url_must_be_https(home, run, url):
+    res = run("authsome", "login", "github-enterprise", "--base-url", url, "--no-browser")
+    assert res.returncode == 2 and "--base-url must be an https:// URL" in res.stderr
+
+
+def test_base_url_host_is_shown_and_recorded(home, server, port, run):
+    definition = templated_provider(
+        "selfhosted2",
+        api_url=["{base_url}/api"],
+        oauth={
+            "authorization_url": "http://{base_url}/authorize",
+            "token_url": "http://{base_url}/token",
+            "scopes": ["read"],
+            "pkce": True,
+        },
+        templates={"base_url": {"description": "Your instance", "example": "git.acme.test"}},
+        env={"access_token": "SELFHOSTED2_TOKEN"},
+    )
+    write_definition(home, definition)
+    res = login(run, server, port, "--base-url", server.base_url, name="selfhosted2")
+    assert res.returncode == 0, res.stderr
+    assert f"instance: {host_of(server)}" in res.stderr
+    assert get_json(run, "selfhosted2")["params"] == {"base_url": host_of(server)}

@@ -158,6 +158,25 @@ def _already(service, definition, connection: str, args: argparse.Namespace) -> 
     return True
 
 
+def _base_url(url: str) -> str:
+    """--base-url: an https:// URL (http:// only on loopback) or a bare host (https)."""
+    from urllib.parse import urlsplit
+
+    from authsome.oauth.http import is_loopback_host
+
+    url = url.strip()
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme.lower() == "https" or (parts.scheme == "http" and is_loopback_host(host)):
+        return url
+    raise UsageError(
+        f"--base-url must be an https:// URL (http:// only on loopback), "
+        f"not {output.visible(parts.scheme)}://"
+    )
+
+
 def _params(service, definition, connection: str, args: argparse.Namespace) -> dict[str, str]:
     """Template values: --set / --base-url over those the connection already has.
 
@@ -166,8 +185,11 @@ def _params(service, definition, connection: str, args: argparse.Namespace) -> d
 
     items = list(args.params)
     if args.base_url:
-        items.append(f"base_url={args.base_url}")
+        items.append(f"base_url={_base_url(args.base_url)}")
     given = parse_assignments(items, definition)
+    if "base_url" in given:
+        # Shown before anything is sent, so a pasted URL's real host is seen.
+        _say(f"{definition.display_name} instance: {output.visible(given['base_url'])}")
     old = _existing(service, definition.name, connection)
     params = {**((old or {}).get("params") or {}), **given}
     missing = missing_params(definition, params)

@@ -15,6 +15,10 @@ A definition declares each placeholder under `templates` (SPEC §3 extension):
 - Values are host names or URL parts; a scheme and trailing `/` are dropped
   (`https://acme.my.salesforce.com/` -> `acme.my.salesforce.com`). A filled endpoint
   must still be https:// (http:// only on loopback), checked before any request.
+- What a value may hold depends on where its placeholder sits (`placeholder_roles`):
+  one label of a host (`{dc}.api.mailchimp.com`) takes exactly one DNS label, so
+  `dc=evil.test:8443/x` cannot move the host; a whole host (`https://{base_url}/...`)
+  takes a host name, optional port and path; a path part (`/{tenant}/`) one segment.
 """
 
 from __future__ import annotations
@@ -30,6 +34,88 @@ from authsome.providers.validate import ENDPOINTS, LOOPBACK
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:/\[\]-]+$")
+DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+\Z")
+LABEL, HOST, SEGMENT = "label", "host", "segment"  # strictest first
+
+
+def placeholder_roles(provider: Provider) -> dict[str, str]:
+    """{placeholder: LABEL | HOST | SEGMENT}: where it sits in the definition's URLs and
+    hosts; a placeholder used in two places gets the stricter role."""
+    texts = [getattr(provider.oauth, f) for f in ENDPOINTS] if provider.oauth else []
+    texts += list(provider.api_url) + [g.host for g in provider.git_hosts]
+    roles: dict[str, str] = {}
+    order = (LABEL, SEGMENT, HOST)
+    for text in texts:
+        if not text:
+            continue
+        body = text.split("://", 1)[1] if "://" in text else text
+        authority = body.split("/", 1)[0]
+        for m in PLACEHOLDER.finditer(body):
+            if m.start() >= len(authority):
+                role = SEGMENT
+            elif authority == m.group(0) or text.startswith("regex:"):
+                role = LABEL if text.startswith("regex:") else HOST
+            else:
+                role = LABEL
+            old = roles.get(m.group(1))
+            if old is None or order.index(role) < order.index(old):
+                roles[m.group(1)] = role
+    return roles
+
+
+def _label_ok(label: str) -> bool:
+    """One LDH label; an `xn--` one must be valid IDNA (punycode that decodes)."""
+    if not DNS_LABEL.match(label):
+        return False
+    if label[2:4] == "--":
+        if not label.startswith("xn--"):
+            return False  # reserved for IDNA's future prefixes (RFC 5891 4.2.3.1)
+        try:
+            label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return False
+    return True
+
+
+def _host_ok(value: str) -> bool:
+    """host[:port][/path]: every label LDH (or an IP literal), a port, safe segments."""
+    import ipaddress
+
+    authority, _, path = value.partition("/")
+    if authority.startswith("["):
+        addr, close, port = authority[1:].partition("]")
+        try:
+            ipaddress.IPv6Address(addr)
+        except ValueError:
+            return False
+        port = port.removeprefix(":") if close and port.startswith(":") else port
+    else:
+        host, _, port = authority.partition(":")
+        if not all(_label_ok(label) for label in host.lower().split(".")):
+            return False
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    return not path or all(PATH_SEGMENT.match(s) and s not in (".", "..") for s in path.split("/"))
+
+
+def check_role(name: str, value: str, role: str) -> str:
+    """`value` (normalized) if it fits where `name` sits; UsageError otherwise."""
+    from authsome.terminal import visible
+
+    if role == LABEL:
+        if _label_ok(value.lower()):
+            return value.lower()
+        why = "one DNS label (letters, digits, hyphens)"
+    elif role == SEGMENT:
+        if PATH_SEGMENT.match(value) and value not in (".", ".."):
+            return value
+        why = "one URL path segment"
+    else:
+        if _host_ok(value):
+            return value
+        why = "a host name, optionally with :port and /path"
+    raise UsageError(f"'{name}' must be {why}, not {visible(value)!r}")
 
 
 def missing_params(provider: Provider, params: dict[str, str]) -> list[str]:
@@ -41,20 +127,21 @@ def missing_params(provider: Provider, params: dict[str, str]) -> list[str]:
     ]
 
 
-def normalize_value(name: str, value: str) -> str:
-    """A template value as a host or URL part; UsageError if it could escape the URL."""
+def normalize_value(name: str, value: str, role: str = HOST) -> str:
+    """A template value as a host or URL part; UsageError if it could escape its place."""
     value = value.strip()
     if "://" in value:
         value = value.split("://", 1)[1]
     value = value.rstrip("/")
     if not value or not SAFE_VALUE.match(value) or ".." in value:
         raise UsageError(f"'{name}' must be a host name or URL part, not {value!r}")
-    return value
+    return check_role(name, value, role)
 
 
 def parse_assignments(items: list[str], provider: Provider) -> dict[str, str]:
     """`NAME=VALUE` strings (from --set / --param) -> normalized params for `provider`."""
     out: dict[str, str] = {}
+    roles = placeholder_roles(provider)
     for item in items:
         name, sep, value = item.partition("=")
         name = name.strip()
@@ -63,17 +150,18 @@ def parse_assignments(items: list[str], provider: Provider) -> dict[str, str]:
         if name not in provider.templates:
             takes = ", ".join(provider.templates) or "no values"
             raise UsageError(f"{provider.name} has no placeholder '{name}' (it takes: {takes})")
-        out[name] = normalize_value(name, value)
+        out[name] = normalize_value(name, value, roles.get(name, HOST))
     return out
 
 
 def params_from_token(provider: Provider, params: dict[str, str], extra: dict) -> dict[str, str]:
     """`params` with every `from_token` template filled from the token response's fields."""
     out = dict(params)
+    roles = placeholder_roles(provider)
     for name, t in provider.templates.items():
         value = extra.get(t.from_token) if t.from_token else None
         if isinstance(value, str) and value.strip():
-            out[name] = normalize_value(name, value)
+            out[name] = normalize_value(name, value, roles.get(name, HOST))
     return out
 
 
