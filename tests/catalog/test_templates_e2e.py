@@ -225,7 +225,9 @@ def test_a_hostile_template_value_is_refused_and_nothing_stored(home, run):
     assert res.returncode == 2 and "one DNS label" in res.stderr
 
 
-@pytest.mark.parametrize("url", ["http://gh.acme.test", "ftp://gh.acme.test", "git+https://gh.acme.test"])
+@pytest.mark.parametrize(
+    "url", ["http://gh.acme.test", "ftp://gh.acme.test", "git+https://gh.acme.test"]
+)
 def test_base_url_must_be_https(home, run, url):
     res = run("authsome", "login", "github-enterprise", "--base-url", url, "--no-browser")
     assert res.returncode == 2 and "--base-url must be an https:// URL" in res.stderr

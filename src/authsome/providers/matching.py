@@ -12,6 +12,8 @@ from collections.abc import Hashable, Iterable
 from functools import lru_cache
 
 REGEX_PREFIX = "regex:"
+MAX_HOST = 253  # a DNS name's longest text form: regexes never see a longer host
+MAX_VARIABLE_REPEATS = 3  # `*`, `+`, `{m,n}`: three side by side cost ~20 ms at 253 chars
 
 
 def split_entry(entry: str) -> tuple[str, str]:
@@ -40,11 +42,78 @@ def compile_user_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
         return re.compile(pattern, flags)
 
 
+class _Refused(Exception):
+    pass
+
+
+def regex_problem(pattern: str) -> str | None:
+    """None if `pattern` is a regex we accept from a provider file, else why not.
+
+    Python's `re` backtracks: a quantifier (even `?`) or alternatives inside a repeated
+    group (`([a-z0-9]+-?)+`, `(a|aa)+`) is exponential in the host's length, so it is
+    refused, as are backreferences; at most
+    MAX_VARIABLE_REPEATS variable repeats keep the polynomial worst case small for a
+    host of MAX_HOST characters (tests/providers/test_regex_bound.py shows the bound).
+    """
+    import warnings
+    from re import _constants as c
+    from re import _parser
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            tree = _parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return f"bad regex: {exc}"
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
+    variable = 0
+
+    def walk(items, in_repeat: bool) -> None:
+        nonlocal variable
+        for op, av in items:
+            if op in repeats:
+                low, high, inner = av
+                if in_repeat and (high > 1 or low != high):
+                    raise _Refused(
+                        "a quantifier inside a quantifier (exponential backtracking; "
+                        "for any subdomain write [a-z0-9.-]+\\.example\\.com)"
+                    )
+                if low != high:
+                    variable += 1
+                walk(inner, in_repeat or high > 1)
+            elif op is c.SUBPATTERN:
+                walk(av[3], in_repeat)
+            elif op is c.BRANCH:
+                if in_repeat:  # (a|aa)+ backtracks exponentially as ([a]+)+ does
+                    raise _Refused("alternatives inside a quantifier (exponential backtracking)")
+                for branch in av[1]:
+                    walk(branch, in_repeat)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                walk(av[1], in_repeat)
+            elif op is getattr(c, "ATOMIC_GROUP", None):
+                walk(av, in_repeat)
+            elif op in (c.GROUPREF, c.GROUPREF_EXISTS):
+                raise _Refused("backreferences are not accepted")
+
+    try:
+        walk(tree, False)
+    except _Refused as exc:
+        return f"regex refused: {exc}"
+    except RecursionError:
+        return "regex refused: nested too deeply"
+    if variable > MAX_VARIABLE_REPEATS:
+        return f"regex refused: more than {MAX_VARIABLE_REPEATS} variable repeats (*, +, {{m,n}})"
+    return None
+
+
 def check_entry(entry: str) -> str | None:
     """None if `entry` is a usable api_url entry, else what is wrong with it."""
     if not isinstance(entry, str) or not entry.strip():
         return "empty entry"
     if entry.startswith(REGEX_PREFIX):
+        problem = regex_problem(entry[len(REGEX_PREFIX) :])
+        if problem is not None:
+            return problem
         try:
             _compiled(entry[len(REGEX_PREFIX) :])
         except re.error as exc:
@@ -80,7 +149,10 @@ def match_url(
     for key, entry in candidates:
         if entry.startswith(REGEX_PREFIX):
             try:
-                ok = _compiled(entry[len(REGEX_PREFIX) :]).fullmatch(bare_host) is not None
+                ok = (
+                    len(bare_host) <= MAX_HOST
+                    and _compiled(entry[len(REGEX_PREFIX) :]).fullmatch(bare_host) is not None
+                )
             except re.error:
                 ok = False
             rank = (0, 0) if ok else None
