@@ -68,3 +68,17 @@ def authsome_run(*args: str, timeout: float = 60, env=None, **kw) -> subprocess.
         env=env if env is not None else dict(os.environ),
         **kw,
     )
+
+
+@pytest.fixture(params=["plain", "sandbox"])
+def mode(request) -> list[str]:
+    """The options that put `authsome run` in each mode: the end-to-end tests of the
+    proxy run both without and with --sandbox (which needs Linux and bubblewrap)."""
+    if request.param == "sandbox":
+        import shutil
+        import sys
+
+        if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+            pytest.skip("--sandbox needs Linux and bubblewrap (.ci/run installs it)")
+        return ["--sandbox"]
+    return []

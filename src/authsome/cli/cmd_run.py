@@ -137,6 +137,14 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
         data = fill_raw(data, records[(provider, connection)].get("params"))
         urls = tuple(u for u in data.get("api_url") or () if isinstance(u, str))
         routes.append(Route(provider, connection, urls))
+        # git under `run` gets no credential from the adapter: the proxy injects on its
+        # hosts, Basic as git would send it (a host that takes Bearer gets the header)
+        for host in data.get("git_hosts") or ():
+            if isinstance(host, dict) and isinstance(host.get("host"), str):
+                user = (
+                    "" if host.get("bearer") is True else host.get("username") or "x-access-token"
+                )
+                routes.append(Route(provider, connection, (host["host"],), user))
         var = secret_env_var(data)
         if var:
             managed.append(var)

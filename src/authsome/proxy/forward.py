@@ -23,6 +23,7 @@ from .conn import NETWORK_ERRORS, Closed, Conn
 from .http11 import (
     ClientGone,
     HeaderRefused,
+    basic_credential,
     encode_header,
     end_to_end,
     get_header,
@@ -50,7 +51,7 @@ from .wire import (
 # starts with QUERY_MARK is a query parameter that carries the key instead.
 HeaderSource = Callable[[str, str, bool], tuple[str, str]]
 AuditSink = Callable[..., None]
-Route = tuple[str, str]
+Route = tuple[str, ...]  # (provider, connection) or, on a git host, + its username
 
 RETRY_BODY_LIMIT = 1 << 20  # a GET/HEAD body we keep for the retry after a 401
 # A stale pooled connection is retried on a fresh one only for these (RFC 9110 §9.2.2).
@@ -85,7 +86,7 @@ class Forwarder:
         inject = None
         if route is not None:
             try:
-                inject = self._inject(req, self.get_header(route[0], route[1], False))
+                inject = self._inject(req, self._header(route, False))
             except (AuthsomeError, HeaderRefused) as exc:
                 self.warn(f"{route[0]}/{route[1]}: {exc}")
                 drain_body(client, limits.body_timeout)
@@ -285,6 +286,16 @@ class Forwarder:
             self._audit(route, req, ("https", refusal.host, 0), refusal.status)
         return keep
 
+    def _header(self, route: Route, force_refresh: bool) -> tuple[str, str]:
+        """The provider's header for `route`. On a git host (the route's third element is
+        the username git would send), Basic username:token, the form git itself sends
+        and the host expects (SPEC §6.10): under `run` the git adapter answers nothing."""
+        name, value = self.get_header(route[0], route[1], force_refresh)
+        if len(route) > 2 and route[2] and not name.startswith(QUERY_MARK):
+            token = value.rsplit(" ", 1)[-1]  # "Bearer TOKEN", "token TOKEN" or "TOKEN"
+            return "Authorization", basic_credential(route[2], token).decode()
+        return name, value
+
     def _inject(self, req: Head, pair: tuple[str, str]) -> tuple[bytes, bytes] | tuple[()]:
         """The header to add to `req`; for a key that goes in the query, none: the key
         is set on `req.target` instead (the audit log keeps the path only)."""
@@ -311,7 +322,7 @@ class Forwarder:
 
     def _refreshed(self, route: Route, req: Head) -> tuple[bytes, bytes] | tuple[()] | None:
         try:
-            return self._inject(req, self.get_header(route[0], route[1], True))
+            return self._inject(req, self._header(route, True))
         except (AuthsomeError, HeaderRefused) as exc:
             self.warn(f"{route[0]}/{route[1]}: refresh after 401 failed: {exc}")
             return None

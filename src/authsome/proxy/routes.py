@@ -22,6 +22,7 @@ class Route(NamedTuple):
     provider: str
     connection: str
     api_url: tuple[str, ...]
+    git_user: str = ""  # a git host's route: Basic with this username (SPEC §6.10)
 
 
 class RouteTable:
@@ -29,7 +30,7 @@ class RouteTable:
 
     def __init__(self, routes: list[Route]):
         self.routes = tuple(routes)
-        self._candidates = [((r.provider, r.connection), e) for r in routes for e in r.api_url]
+        self._candidates = [(_key(r), e) for r in routes for e in r.api_url]
         self._hosts = [
             (0, e if e.startswith(REGEX_PREFIX) else split_entry(e)[0]) for _, e in self._candidates
         ]
@@ -61,7 +62,7 @@ class RouteTable:
         cannot be constrained to it, so requests to such hosts are never intercepted."""
         return [
             (provider, entry)
-            for (provider, _), entry in self._candidates
+            for (provider, *_), entry in self._candidates
             if entry.startswith(REGEX_PREFIX) and not constraint_names([entry])
         ]
 
@@ -79,6 +80,13 @@ class RouteTable:
         if not name_permitted(self._names, host):
             return False  # outside what the CA can vouch for: a blind tunnel, never a bad cert
         return any(match_url([c], host, "/") is not None for c in self._hosts)
+
+
+def _key(route: Route) -> tuple[str, ...]:
+    """What a match answers: (provider, connection), + the username on a git host."""
+    if route.git_user:
+        return (route.provider, route.connection, route.git_user)
+    return (route.provider, route.connection)
 
 
 def api_urls(routes: list[Route]) -> list[str]:
