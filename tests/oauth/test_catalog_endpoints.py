@@ -83,3 +83,25 @@ def test_todoist_revokes_with_http_basic_while_its_token_endpoint_takes_the_form
         assert revokes and all(r["auth_method"] == "basic" for r in revokes)
         assert all(r["status"] == 200 for r in revokes)
         assert not srv.is_active(minted["access_token"])
+
+
+def test_notion_token_and_revoke_requests_are_json_with_http_basic(home, run):
+    oauth = bundled("notion")["oauth"]
+    assert oauth["request_body"] == "json" and oauth["client_auth"] == "basic"
+    assert oauth["revocation_url"] == "https://api.notion.com/v1/oauth/revoke"
+    # a server that reads only JSON bodies: a form would arrive as no parameters at all
+    with AuthServer(quirks={"json_body"}) as srv:
+        connect_bundled(
+            home, srv, "notion", expired=True, token_endpoint_auth_method="client_secret_basic"
+        )
+        got = run("authsome-helper", "get", "notion")
+        assert got.returncode == 0, got.stderr
+        out = run("authsome", "logout", "notion")
+        assert out.returncode == 0 and "Revoked" in out.stderr, out.stderr
+        sent = [r for r in srv.requests if r["endpoint"] in ("token", "revoke")]
+        assert [r["endpoint"] for r in sent] == ["token", "revoke", "revoke"]
+        assert all(r["headers"]["Content-Type"] == "application/json" for r in sent)
+        assert all(r["auth_method"] == "basic" and r["status"] == 200 for r in sent)
+        assert sent[0]["form"]["grant_type"] == "refresh_token"
+        assert not srv.is_active(json.loads(got.stdout)["access_token"])
+        assert_no_leak([got.stderr, out.stdout, out.stderr], home, secrets_seen(srv))

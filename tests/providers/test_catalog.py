@@ -33,7 +33,13 @@ OAUTH_KEYS = {
     "authorization_params",
 }
 # Optional in a file (default " "); set only where the provider's docs want commas.
-OPTIONAL_OAUTH_KEYS = {"scope_separator", "header_name", "header_prefix", "revocation_client_auth"}
+OPTIONAL_OAUTH_KEYS = {
+    "scope_separator",
+    "header_name",
+    "header_prefix",
+    "revocation_client_auth",
+    "request_body",
+}
 COMMA_SCOPES = {"slack", "linear", "todoist", "strava", "shopify"}
 # oauth2 providers whose API documents the token in a header other than Authorization.
 OWN_TOKEN_HEADER = {"shopify": ("X-Shopify-Access-Token", None)}

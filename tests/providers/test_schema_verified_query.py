@@ -1,5 +1,6 @@
-"""`verified`, `api_key.query_param` and `oauth.revocation_client_auth` in the schema:
-values kept, shown by inspect, and a malformed one reported with its file and field."""
+"""`verified`, `api_key.query_param`, `oauth.revocation_client_auth` and `oauth.request_body`
+in the schema: values kept, shown by inspect, and a malformed one reported with its file and
+field."""
 
 from __future__ import annotations
 
@@ -85,3 +86,14 @@ def test_revocation_client_auth_defaults_to_client_auth_and_is_checked():
     with pytest.raises(ProviderError) as exc:
         parse_definition(bad)
     assert exc.value.field == "oauth.revocation_client_auth"
+
+
+def test_request_body_defaults_to_form_and_is_checked():
+    base = oauth_definition("rb")
+    assert parse_definition(base).oauth.request_body == "form"
+    as_json = oauth_definition("rb", oauth={**base["oauth"], "request_body": "json"})
+    assert parse_definition(as_json).oauth.request_body == "json"
+    bad = oauth_definition("rb", oauth={**base["oauth"], "request_body": "xml"})
+    with pytest.raises(ProviderError) as exc:
+        parse_definition(bad)
+    assert exc.value.field == "oauth.request_body"

@@ -42,11 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, uri, self.headers, data if isinstance(data, dict) else {}
             )
         else:
-            form = (
-                parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-                if (ctype == "application/x-www-form-urlencoded")
-                else []
-            )
+            form = _fields(raw, ctype, "json_body" in self.auth.quirks)
             req = FormRequest(self.command, uri, self.headers, query, form)
         try:
             status, body, content_type, headers = self.auth.handle(self.command, url.path, req)
@@ -63,3 +59,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_HEAD = _serve
+
+
+def _fields(raw: bytes, ctype: str, json_body: bool) -> list[tuple[str, str]]:
+    """The request's parameters: a form, or (for a server with the `json_body` quirk) only
+    a JSON object of strings; the other kind reads as no parameters at all."""
+    if not json_body:
+        if ctype != "application/x-www-form-urlencoded":
+            return []
+        return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    if ctype != "application/json":
+        return []
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    return [(k, v) for k, v in data.items() if isinstance(v, str)]

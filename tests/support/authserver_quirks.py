@@ -12,7 +12,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 # `revoke_204`: the revocation endpoint answers 204 without a body instead of RFC 7009's 200.
-QUIRKS = frozenset({"form", "error_200", "slack", "scope_list", "no_expires_in", "revoke_204"})
+# `json_body`: the token and revocation endpoints read a JSON object, not a form (Notion).
+QUIRKS = frozenset(
+    {"form", "error_200", "slack", "scope_list", "no_expires_in", "revoke_204", "json_body"}
+)
 
 
 def shape_token_response(

@@ -119,4 +119,11 @@ def _exchange(
     }
     if verifier:
         data["code_verifier"] = verifier
-    return token_request(cfg.token_url, cfg.client_auth, client, data, requested_scopes=scopes)
+    return token_request(
+        cfg.token_url,
+        cfg.client_auth,
+        client,
+        data,
+        requested_scopes=scopes,
+        json_body=cfg.request_body == "json",
+    )

@@ -73,6 +73,7 @@ def run_device_flow(
                     client,
                     {"grant_type": DEVICE_GRANT, "device_code": grant.device_code},
                     requested_scopes=scopes,
+                    json_body=cfg.request_body == "json",
                 )
             except NetworkError as exc:  # transient: keep polling, a bit slower (§3.5)
                 problem = str(exc)

@@ -51,13 +51,16 @@ def post_form(
     what: str,
     headers: dict[str, str] | None = None,
     http: httpx.Client | None = None,
+    json_body: bool = False,
 ) -> httpx.Response:
-    """POST a form; transport failures and HTTP 5xx/429 become NetworkError (transient)."""
+    """POST a form (or, with `json_body`, the same fields as a JSON object); transport
+    failures and HTTP 5xx/429 become NetworkError (transient)."""
     check_endpoint(url, what)
     own = http is None
     http = http or make_client()
     try:
-        response = http.post(url, data=data, headers=headers or {})
+        body = {"json": data} if json_body else {"data": data}
+        response = http.post(url, headers=headers or {}, **body)
     except httpx.HTTPError as exc:
         raise NetworkError(describe_transport_error(exc, url))
     finally:
@@ -77,13 +80,19 @@ def token_request(
     requested_scopes: list[str] | tuple[str, ...] = (),
     previous_refresh_token: str | None = None,
     http: httpx.Client | None = None,
+    json_body: bool = False,
 ) -> TokenSet:
     """One grant at the token endpoint -> TokenSet, or OAuthError / NetworkError."""
     form = dict(data)
     headers: dict[str, str] = {}
     add_client_auth(client_auth, client, form, headers)
     response = post_form(
-        token_url or "", form, what="the token endpoint", headers=headers, http=http
+        token_url or "",
+        form,
+        what="the token endpoint",
+        headers=headers,
+        http=http,
+        json_body=json_body,
     )
     return parse_token_response(
         response.status_code,

@@ -35,4 +35,5 @@ def refresh(
         {"grant_type": "refresh_token", "refresh_token": refresh_token, **resource_param(cfg)},
         requested_scopes=scopes,
         previous_refresh_token=refresh_token,
+        json_body=cfg.request_body == "json",
     )

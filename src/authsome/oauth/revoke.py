@@ -32,7 +32,13 @@ def revoke(
         data["token_type_hint"] = hint
     headers: dict[str, str] = {}
     add_client_auth(cfg.revocation_client_auth or cfg.client_auth, client, data, headers)
-    response = post_form(cfg.revocation_url, data, what="the revocation endpoint", headers=headers)
+    response = post_form(
+        cfg.revocation_url,
+        data,
+        what="the revocation endpoint",
+        headers=headers,
+        json_body=cfg.request_body == "json",
+    )
     # §2.2: 200 means revoked (or already invalid); §2.2.1 errors are RFC 6749 errors.
     if response.status_code != 200:
         try:

@@ -11,11 +11,13 @@ Flow = Literal["pkce", "device_code", "dcr_pkce", "api_key"]
 ClientAuth = Literal["body", "basic"]
 # RFC 6749 §3.3 says space; some providers (Slack, Linear, Todoist) want commas.
 ScopeSeparator = Literal[" ", ","]
+RequestBody = Literal["form", "json"]
 
 AUTH_TYPES = ("oauth2", "api_key")
 FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
 CLIENT_AUTHS = ("body", "basic")
 SCOPE_SEPARATORS = (" ", ",")
+REQUEST_BODIES = ("form", "json")
 
 
 @attrs.frozen
@@ -34,6 +36,9 @@ class OAuthConfig:
     # How the revocation endpoint wants the client authenticated when it differs from
     # the token endpoint (Todoist: HTTP Basic there, the form at the token endpoint).
     revocation_client_auth: ClientAuth | None = None
+    # How token and revocation requests carry their parameters: RFC 6749's form, or a
+    # JSON object where the provider documents only that (Notion).
+    request_body: RequestBody = "form"
     authorization_params: dict[str, str] = attrs.field(factory=dict)
     # Joins `scope` in the authorization and device requests only; DCR metadata
     # (RFC 7591) and token responses keep their own rules.

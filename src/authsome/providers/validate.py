@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from authsome.errors import ProviderError
 from authsome.protocol.authheader import header_field_problem
 from authsome.providers.matching import check_entry, compile_user_regex
-from authsome.providers.model import CLIENT_AUTHS, SCOPE_SEPARATORS, Provider
+from authsome.providers.model import CLIENT_AUTHS, REQUEST_BODIES, SCOPE_SEPARATORS, Provider
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -32,6 +32,7 @@ OAUTH_CHOICES = {
     "client_auth": (CLIENT_AUTHS, "must be body or basic"),
     "scope_separator": (SCOPE_SEPARATORS, 'must be " " (space) or "," (comma)'),
     "revocation_client_auth": ((None, *CLIENT_AUTHS), "must be body, basic or null"),
+    "request_body": (REQUEST_BODIES, "must be form or json"),
 }
 
 
