@@ -51,9 +51,9 @@ def auth_headers(upstream: Upstream, index: int = -1) -> list[str]:
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
-def test_real_token_replaces_placeholder(client, vault, upstream):
+def test_real_token_replaces_placeholder(client, vault, upstream, mode):
     url = f"https://{API_HOST}:{upstream.port}/echo?q=secret-query"
-    res = authsome_run(*resolve_args(upstream.port), "--", *CLIENTS[client], url)
+    res = authsome_run(*mode, *resolve_args(upstream.port), "--", *CLIENTS[client], url)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["path"] == "/echo?q=secret-query"
     # exactly one Authorization, the real one: replaced, not duplicated
@@ -76,12 +76,12 @@ def test_real_token_replaces_placeholder(client, vault, upstream):
     assert TOKEN not in (vault / "audit.log").read_text()
 
 
-def test_unmatched_host_is_a_blind_tunnel(vault, upstream, pki):
+def test_unmatched_host_is_a_blind_tunnel(vault, upstream, pki, mode):
     # --cacert with only the upstream's CA: succeeds only if the child sees the
     # upstream's own certificate, i.e. nobody terminated TLS in between.
     url = f"https://{OTHER_HOST}:{upstream.port}/echo"
     cmd = ["curl", "-sS", "--cacert", str(pki["ca"]), "-H", "Authorization: Bearer mine", url]
-    res = authsome_run(*resolve_args(upstream.port), "--", *cmd)
+    res = authsome_run(*mode, *resolve_args(upstream.port), "--", *cmd)
     assert res.returncode == 0, res.stderr
     assert auth_headers(upstream) == ["Bearer mine"]
 
@@ -143,45 +143,54 @@ def test_unbounded_regex_entry_is_named_at_start(vault):
     )
 
 
-def test_connection_pick(vault, upstream):
+def test_connection_pick(vault, upstream, mode):
     store("testapi", "tok-work-33", connection="work")
     url = f"https://{API_HOST}:{upstream.port}/echo"
     res = authsome_run(
-        "--connection", "testapi=work", *resolve_args(upstream.port), "--", "curl", "-sS", url
+        *mode,
+        "--connection",
+        "testapi=work",
+        *resolve_args(upstream.port),
+        "--",
+        "curl",
+        "-sS",
+        url,
     )
     assert res.returncode == 0, res.stderr
     assert auth_headers(upstream) == ["Bearer tok-work-33"]
-    bad = authsome_run("--connection", "testapi=nope", "--", "true")
+    bad = authsome_run(*mode, "--connection", "testapi=nope", "--", "true")
     assert bad.returncode == 3 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
-    unknown = authsome_run("--only", "no-such-provider", "--", "true")
+    unknown = authsome_run(*mode, "--only", "no-such-provider", "--", "true")
     assert unknown.returncode == 4, unknown.stderr
 
 
-def test_deny_unmatched_answers_403(vault, upstream):
+def test_deny_unmatched_answers_403(vault, upstream, mode):
     base = f"https://{{}}:{upstream.port}/echo"
     script = (
         f"curl -sS -o /dev/null {base.format(API_HOST)} && "
         f'curl -sS -o /dev/null -w "%{{http_connect}}" {base.format(OTHER_HOST)}; echo " rc=$?"'
     )
-    res = authsome_run("--deny-unmatched", *resolve_args(upstream.port), "--", "sh", "-c", script)
+    res = authsome_run(
+        *mode, "--deny-unmatched", *resolve_args(upstream.port), "--", "sh", "-c", script
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().startswith("403") and "rc=56" in res.stdout
     assert len(upstream.requests) == 1
 
 
-def test_keep_alive_both_sides(vault, upstream):
+def test_keep_alive_both_sides(vault, upstream, mode):
     script = (
         "import sys,requests;s=requests.Session()\n"
         "for i in range(20): assert s.get(sys.argv[1],timeout=20).status_code==200\n"
     )
     url = f"https://{API_HOST}:{upstream.port}/echo"
-    res = authsome_run(*resolve_args(upstream.port), "--", PY, "-c", script, url)
+    res = authsome_run(*mode, *resolve_args(upstream.port), "--", PY, "-c", script, url)
     assert res.returncode == 0, res.stderr
     assert len(upstream.requests) == 20
     assert upstream.connections == 1  # the proxy reused one upstream connection
 
 
-def test_upload_streams_and_arrives_intact(vault, upstream):
+def test_upload_streams_and_arrives_intact(vault, upstream, mode):
     script = (
         "import sys,hashlib,requests\n"
         "data=bytes(range(256))*40000\n"  # ~10 MB
@@ -193,7 +202,7 @@ def test_upload_streams_and_arrives_intact(vault, upstream):
         "print('ok')\n"
     )
     url = f"https://{API_HOST}:{upstream.port}/upload"
-    res = authsome_run(*resolve_args(upstream.port), "--", PY, "-c", script, url)
+    res = authsome_run(*mode, *resolve_args(upstream.port), "--", PY, "-c", script, url)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
     assert [r["method"] for r in upstream.requests] == ["POST", "POST"]
@@ -201,7 +210,7 @@ def test_upload_streams_and_arrives_intact(vault, upstream):
     assert "content-length" in encodings[0] and encodings[1]["transfer-encoding"] == "chunked"
 
 
-def test_another_host_header_gets_421_and_no_token(vault, upstream):
+def test_another_host_header_gets_421_and_no_token(vault, upstream, mode):
     """A Host naming another tenant of the same gateway gets no token (SPEC §6.8)."""
     url = f"https://{API_HOST}:{upstream.port}/echo"
     script = (
@@ -209,7 +218,7 @@ def test_another_host_header_gets_421_and_no_token(vault, upstream):
         'curl -sS -o /dev/null -w "%{http_code} " -X TRACE "$0"; '
         'curl -sS -o /dev/null -w "%{http_code}" "$0"'
     )
-    res = authsome_run(*resolve_args(upstream.port), "--", "sh", "-c", script, url)
+    res = authsome_run(*mode, *resolve_args(upstream.port), "--", "sh", "-c", script, url)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["421", "405", "200"]
     assert [r["method"] for r in upstream.requests] == ["GET"]  # only the honest one arrived

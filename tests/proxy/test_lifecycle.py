@@ -85,19 +85,19 @@ def test_ca_is_name_constrained(vault):
     assert bc.critical and bc.value.ca
 
 
-def test_exit_status_passthrough(vault):
-    assert authsome_run("--", "sh", "-c", "exit 7").returncode == 7
-    assert authsome_run("--", "sh", "-c", "kill -9 $$").returncode == 137
-    assert authsome_run("--", "true").returncode == 0
-    missing = authsome_run("--", "no-such-command-xyz")
+def test_exit_status_passthrough(vault, mode):
+    assert authsome_run(*mode, "--", "sh", "-c", "exit 7").returncode == 7
+    assert authsome_run(*mode, "--", "sh", "-c", "kill -9 $$").returncode == 137
+    assert authsome_run(*mode, "--", "true").returncode == 0
+    missing = authsome_run(*mode, "--", "no-such-command-xyz")
     assert missing.returncode == 127 and "not found" in missing.stderr
-    usage = authsome_run()
+    usage = authsome_run(*mode)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
-def _start(*cmd: str) -> subprocess.Popen:
+def _start(mode: list[str], *cmd: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [tool("authsome"), "run", "--", *cmd],
+        [tool("authsome"), "run", *mode, "--", *cmd],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -116,9 +116,9 @@ time.sleep(30)
 """
 
 
-def test_signals_reach_the_child_and_cleanup(vault):
+def test_signals_reach_the_child_and_cleanup(vault, mode):
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        proc = _start(PY, "-c", WAITER)
+        proc = _start(mode, PY, "-c", WAITER)
         tmpdir = proc.stdout.readline().strip()
         assert os.path.isdir(tmpdir)
         proc.send_signal(sig)
@@ -128,8 +128,8 @@ def test_signals_reach_the_child_and_cleanup(vault):
         assert not os.path.exists(tmpdir)
 
 
-def test_sigterm_to_run_kills_default_child_and_cleans_up(vault):
-    proc = _start("sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
+def test_sigterm_to_run_kills_default_child_and_cleans_up(vault, mode):
+    proc = _start(mode, "sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
     tmpdir = proc.stdout.readline().strip()
     assert os.path.isdir(tmpdir)
     t = time.monotonic()
@@ -140,8 +140,8 @@ def test_sigterm_to_run_kills_default_child_and_cleans_up(vault):
     assert not Path(tmpdir).exists()
 
 
-def test_killed_child_cleans_up(vault):
-    proc = _start("sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
+def test_killed_child_cleans_up(vault, mode):
+    proc = _start(mode, "sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
     tmpdir = proc.stdout.readline().strip()
     child = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == proc.pid]
     assert len(child) == 1
@@ -173,7 +173,7 @@ print("sigints", count, flush=True)
 """
 
 
-def test_ctrl_c_in_a_terminal_reaches_the_child_once(vault):
+def test_ctrl_c_in_a_terminal_reaches_the_child_once(vault, mode):
     """^C goes to the terminal's whole foreground group, `authsome run` and its child:
     run must not forward a second SIGINT (a Python child would see two interrupts)."""
     import pty
@@ -181,7 +181,9 @@ def test_ctrl_c_in_a_terminal_reaches_the_child_once(vault):
     pid, fd = pty.fork()
     if pid == 0:  # the child: a session leader on the pty, like a shell's job
         try:
-            os.execv(tool("authsome"), [tool("authsome"), "run", "--", PY, "-c", SIGINT_COUNTER])
+            os.execv(
+                tool("authsome"), [tool("authsome"), "run", *mode, "--", PY, "-c", SIGINT_COUNTER]
+            )
         finally:
             os._exit(127)
     out = b""

@@ -46,11 +46,13 @@ def oauth_api(vault, upstream):
         yield srv, old
 
 
-def test_401_on_get_refreshes_once_and_retries(oauth_api, upstream, vault):
+def test_401_on_get_refreshes_once_and_retries(oauth_api, upstream, vault, mode):
     srv, old = oauth_api
     url = f"https://{API_HOST}:{upstream.port}/auth"
     script = f'curl -sS -X POST "{url}"; echo; curl -sS "{url}"; echo; curl -sS "{url}"'
-    res = authsome_run("--only", "oapi", *resolve_args(upstream.port), "--", "sh", "-c", script)
+    res = authsome_run(
+        *mode, "--only", "oapi", *resolve_args(upstream.port), "--", "sh", "-c", script
+    )
     assert res.returncode == 0, res.stderr
     post_body, get_body, again = res.stdout.splitlines()
     assert json.loads(post_body) == {"error": "bad token"}  # a POST is not retried

@@ -22,10 +22,20 @@ with httpx.stream("GET", sys.argv[1], timeout=30) as r:
 """
 
 
-def test_sse_arrives_event_by_event(vault, upstream):
+def test_sse_arrives_event_by_event(vault, upstream, mode):
     url = f"https://{API_HOST}:{upstream.port}/sse?n=3"
     proc = subprocess.Popen(
-        [tool("authsome"), "run", *resolve_args(upstream.port), "--", PY, "-c", SSE_CLIENT, url],
+        [
+            tool("authsome"),
+            "run",
+            *mode,
+            *resolve_args(upstream.port),
+            "--",
+            PY,
+            "-c",
+            SSE_CLIENT,
+            url,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -47,7 +57,7 @@ def test_sse_arrives_event_by_event(vault, upstream):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["bytes", "chunked"])
-def test_200mb_download_in_bounded_memory(kind, vault, upstream):
+def test_200mb_download_in_bounded_memory(kind, vault, upstream, mode):
     size = 200 * 1024 * 1024
     url = f"https://{API_HOST}:{upstream.port}/{kind}?n={size}"
     # $PPID of the shell is `authsome run`, whose thread runs the proxy: its peak RSS.
@@ -55,7 +65,7 @@ def test_200mb_download_in_bounded_memory(kind, vault, upstream):
         f'curl -sS -o /dev/null -w "%{{size_download}}\\n" "{url}" && grep VmHWM /proc/$PPID/status'
     )
     res = subprocess.run(
-        [tool("authsome"), "run", *resolve_args(upstream.port), "--", "sh", "-c", script],
+        [tool("authsome"), "run", *mode, *resolve_args(upstream.port), "--", "sh", "-c", script],
         capture_output=True,
         text=True,
         timeout=120,

@@ -54,10 +54,10 @@ def ws_upstream(pki):
         server.shutdown()
 
 
-def test_websocket_gets_the_token_and_frames_both_ways(vault, ws_upstream):
+def test_websocket_gets_the_token_and_frames_both_ways(vault, ws_upstream, mode):
     url = f"wss://{API_HOST}:{ws_upstream}/v1/realtime"
     res = subprocess.run(
-        [tool("authsome"), "run", *resolve_args(ws_upstream), "--", PY, "-c", CHILD, url],
+        [tool("authsome"), "run", *mode, *resolve_args(ws_upstream), "--", PY, "-c", CHILD, url],
         capture_output=True,
         text=True,
         timeout=60,
