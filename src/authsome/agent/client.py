@@ -31,6 +31,21 @@ CLI_READ = ("get", "list")  # `authsome` commands that read the vault and never 
 # What the agent needs to start the same interpreter; secrets arrive per request only.
 SPAWN_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TMPDIR", "VIRTUAL_ENV")
 SPAWN_ENV_PREFIXES = ("LC_", "PYTHON", "AUTHSOME_AGENT", "AUTHSOME_HOME")
+# What a run reads from its environment (authsome, the keyring and its D-Bus, libpq for
+# a shared vault, httpx for a refresh, the terminal); docs/SECURITY.md lists them. The
+# rest of the client's environment never leaves it.
+RUN_ENV = frozenset(
+    (
+        b"HOME", b"USER", b"LOGNAME", b"PATH", b"TMPDIR", b"TZ",
+        b"LANG", b"LANGUAGE", b"TERM", b"NO_COLOR", b"COLUMNS", b"LINES",
+        b"DBUS_SESSION_BUS_ADDRESS", b"PYTHON_KEYRING_BACKEND", b"KUBERNETES_EXEC_INFO",
+        b"SSL_CERT_FILE", b"SSL_CERT_DIR",
+        b"HTTP_PROXY", b"HTTPS_PROXY", b"ALL_PROXY", b"NO_PROXY",
+        b"http_proxy", b"https_proxy", b"all_proxy", b"no_proxy",
+    )
+)  # fmt: skip
+RUN_ENV_PREFIXES = (b"AUTHSOME_", b"LC_", b"XDG_", b"PG", b"KEYRING_PROPERTY_")
+VAULT_KEY_ENV = (b"AUTHSOME_MASTER_KEY", b"AUTHSOME_PASSPHRASE")
 
 
 def enabled() -> bool:
@@ -132,10 +147,37 @@ def _replay(data: bytes) -> None:
 
 
 # -- talking to the agent ----------------------------------------------------------------
+def private_dir(path: str) -> bool | None:
+    """True if `path` is a real directory of ours that no one else may enter (0700);
+    None if it does not exist; False otherwise (another user's, a symlink, too open)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    return (st.st_mode & 0o170777) == 0o040700 and st.st_uid == os.getuid()
+
+
+def peer_uid(sock) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED)."""
+    try:
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    except (OSError, AttributeError):
+        return None
+    return int.from_bytes(creds[4:8], sys.byteorder)  # struct ucred {pid, uid, gid}
+
+
 def connect(home: str, spawn: bool = True):
-    """A connected socket, or None. No agent there (and `spawn`): start one for next time."""
+    """A socket connected to our own agent, or None. Nothing is sent before both checks:
+    the agent directory is ours and 0700, and the process listening runs as us (another
+    user who created the home first could otherwise collect what a run carries). No
+    agent there (and `spawn`): start one for next time."""
     path = socket_path(home)
     if len(os.fsencode(path)) > SUN_PATH_MAX:
+        return None
+    ours = private_dir(os.path.dirname(path))
+    if ours is False:
         return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
@@ -147,6 +189,9 @@ def connect(home: str, spawn: bool = True):
             spawn_agent()
         return None
     except OSError:
+        sock.close()
+        return None
+    if ours is None or peer_uid(sock) != os.getuid():
         sock.close()
         return None
     return sock
@@ -186,10 +231,30 @@ def _stream_info(stream) -> bytes:
     return os.fsencode(f"{stream.encoding}\0{stream.errors}")
 
 
+def needs_vault_key(entry: str, argv: list[str]) -> bool:
+    """False for the runs that never open the vault (`version`): they get no key."""
+    if entry == "helper":
+        return not argv or argv[0] != "version"
+    if entry == "docker":
+        return argv[:1] not in (["version"], ["--version"], ["-v"])
+    return True
+
+
+def run_env(entry: str, argv: list[str]) -> list[bytes]:
+    """The variables this run reads (`RUN_ENV`), as NAME=VALUE; the vault key variables
+    only when the run opens the vault."""
+    with_key = needs_vault_key(entry, argv)
+    return [
+        k + b"=" + v
+        for k, v in os.environb.items()
+        if (k in RUN_ENV or k.startswith(RUN_ENV_PREFIXES)) and (with_key or k not in VAULT_KEY_ENV)
+    ]
+
+
 def request_fields(entry: str, argv: list[str], data: bytes) -> list[bytes]:
     umask = os.umask(0o077)
     os.umask(umask)
-    env = [k + b"=" + v for k, v in os.environb.items()]
+    env = run_env(entry, argv)
     return [
         wire.MAGIC,
         fingerprint(),
