@@ -48,15 +48,6 @@ def check_connection_name(connection: str) -> str:
     return connection
 
 
-def _api_key_dict(provider: Provider) -> dict | None:
-    return attrs.asdict(provider.api_key) if provider.api_key else None
-
-
-def _oauth_dict(provider: Provider) -> dict | None:
-    # The raw-dict shape auth_header shares with the fast path (header_name/header_prefix).
-    return attrs.asdict(provider.oauth) if provider.oauth else None
-
-
 @attrs.define
 class Credential:
     """A usable credential, as the front ends see it. The refresh token stays inside."""
@@ -114,10 +105,10 @@ class Credential:
         """The headers that carry the secret; {} for a key that goes in the query."""
         return secret_headers(
             self.auth_type,
-            _api_key_dict(self.provider),
+            self.provider.api_key_block,
             self.secret,
             self.token_type,
-            _oauth_dict(self.provider),
+            self.provider.oauth_block,
         )
 
     @property
@@ -125,15 +116,15 @@ class Credential:
         """What the proxy sets on each request (authheader.injection)."""
         return injection(
             self.auth_type,
-            _api_key_dict(self.provider),
+            self.provider.api_key_block,
             self.secret,
             self.token_type,
-            _oauth_dict(self.provider),
+            self.provider.oauth_block,
         )
 
     @property
     def env(self) -> dict[str, str]:
-        return env_for(self.auth_type, self.provider.env, _api_key_dict(self.provider), self.secret)
+        return env_for(self.auth_type, self.provider.env, self.provider.api_key_block, self.secret)
 
     def response(self) -> dict:
         """The helper protocol's answer for this credential."""
@@ -141,8 +132,8 @@ class Credential:
             self.record,
             self.auth_type,
             self.provider.env,
-            _api_key_dict(self.provider),
-            oauth_cfg=_oauth_dict(self.provider),
+            self.provider.api_key_block,
+            oauth_cfg=self.provider.oauth_block,
         )
 
 

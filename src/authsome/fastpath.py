@@ -1,84 +1,21 @@
 """The hot path: hand out a valid cached credential without the heavy machinery.
 
 `authsome-helper get`, the git/docker/k8s adapters and the shell worker run on every
-git operation and prompt. This module reads the provider's raw JSON and one vault
-record, and answers only when the stored secret is good for `min_ttl` more seconds.
-Anything else (missing, expired, broken, templated) returns None and the caller takes
-the full `credentials` service, which refreshes or raises the precise error.
+git operation and prompt; each calls `answer` once. It reads the provider's raw JSON
+(`providers.rules`) and one vault record, and answers there when the stored secret is
+good for `min_ttl` more seconds; anything else (missing, expired, broken, templated)
+goes to the full `credentials` service inside, which refreshes or raises the precise
+error. Both build the answer with the same rules from the same raw definition.
 """
 
 from __future__ import annotations
 
-import os
-
-from authsome import paths
-from authsome.providers.compat import read_definition_text, upgrade_legacy
+from authsome.providers.rules import all_providers_raw, fill_hosts, provider_raw
 from authsome.records import CONNECTIONS, slot, usable
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "providers", "bundled")
-
-
-# A definition that mentions none of these cannot match a host it does not name.
-HOST_INDEPENDENT = ('"regex:', '"templates"', "host_url")
-
-
-def _read_json(path: str, mentions: str | None = None) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError:
-        return None
-    if (
-        mentions is not None
-        and mentions not in text.lower()
-        and not any(marker in text for marker in HOST_INDEPENDENT)
-    ):
-        return None
-    try:
-        data = read_definition_text(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return upgrade_legacy(data)
-
-
-def provider_raw(name: str, home: str | None = None) -> dict | None:
-    """The provider's definition as a raw dict (a user file wins), or None."""
-    if "/" in name or name.startswith("."):
-        return None
-    custom = os.path.join(paths.providers_dir(home), name + ".json")
-    if os.path.exists(custom):
-        return _read_json(custom)
-    return _read_json(os.path.join(BUNDLED_DIR, name + ".json"))
-
-
-def all_providers_raw(home: str | None = None, mentions: str | None = None) -> list[dict]:
-    """Every provider's raw definition (user files winning), skipping unreadable ones.
-
-    With `mentions` (a lowercase host), only definitions that could match it are parsed:
-    those naming it, and those with regex or templated hosts. JSON parsing of the whole
-    catalog is most of an adapter's own cost on the hot path.
-    """
-    names: dict[str, str] = {}
-    for directory in (BUNDLED_DIR, paths.providers_dir(home)):
-        try:
-            entries = os.listdir(directory)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.endswith(".json") and not entry.startswith("."):
-                names[entry[:-5]] = os.path.join(directory, entry)
-    out = []
-    for name in sorted(names):
-        data = _read_json(names[name], mentions)
-        if data is not None and data.get("name") == name:
-            out.append(data)
-    return out
 
 
 def answer(
@@ -165,51 +102,6 @@ def cached(
     return credential_response(record, auth_type, env, api_key_cfg, oauth_cfg=oauth_cfg)
 
 
-def _fill(text: str, values: dict) -> str:
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
-
-
-def fill_raw(data: dict, params: dict | None) -> dict:
-    """The raw definition with its {placeholders} in api_url and git_hosts filled.
-
-    Entries that still hold a placeholder (no value, no default) are dropped.
-    """
-    templates = data.get("templates")
-    if not isinstance(templates, dict) or not templates:
-        return data
-    values = {
-        k: t.get("default")
-        for k, t in templates.items()
-        if isinstance(t, dict) and t.get("default") is not None
-    }
-    values.update(params or {})
-    filled = dict(data)
-    filled["api_url"] = [
-        u
-        for u in (_fill(u, values) for u in data.get("api_url") or () if isinstance(u, str))
-        if "{" not in u
-    ]
-    filled["git_hosts"] = [
-        {**g, "host": _fill(g["host"], values)}
-        for g in data.get("git_hosts") or ()
-        if isinstance(g, dict)
-        and isinstance(g.get("host"), str)
-        and "{" not in _fill(g["host"], values)
-    ]
-    return filled
-
-
-def secret_env_var(data: dict) -> str | None:
-    """The env var that carries a provider's usable secret (never the refresh token)."""
-    env = data.get("env") if isinstance(data.get("env"), dict) else {}
-    if data.get("auth_type") == "api_key":
-        api_key = data.get("api_key") if isinstance(data.get("api_key"), dict) else {}
-        return env.get("api_key") or api_key.get("env_var")
-    return env.get("access_token")
-
-
 def stored_connections(
     home: str | None = None, providers: set[str] | None = None
 ) -> list[tuple[str, str, dict]]:
@@ -249,6 +141,6 @@ def matchable_providers(home: str | None = None, host: str | None = None) -> lis
         return out
     by_name = {d["name"]: d for d in templated}
     for provider, connection, record in stored_connections(home, set(by_name)):
-        filled = fill_raw(by_name[provider], record.get("params"))
+        filled = fill_hosts(by_name[provider], record.get("params"))
         out.append(dict(filled, _connection=connection))
     return out

@@ -115,7 +115,8 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
     (attrs, cattrs, the OAuth code) loads on the proxy's thread at the first request.
     """
     from authsome.errors import UnknownProvider
-    from authsome.fastpath import fill_raw, provider_raw, secret_env_var, stored_connections
+    from authsome.fastpath import stored_connections
+    from authsome.providers.rules import definition_secret_env_var, fill_hosts, provider_raw
     from authsome.proxy.routes import Route, select_connections
     from authsome.records import status_of
 
@@ -134,7 +135,7 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
         if data is None:
             warnings.append(f"{provider}: no provider definition; not injected")
             continue
-        data = fill_raw(data, records[(provider, connection)].get("params"))
+        data = fill_hosts(data, records[(provider, connection)].get("params"))
         urls = tuple(u for u in data.get("api_url") or () if isinstance(u, str))
         routes.append(Route(provider, connection, urls))
         # git under `run` gets no credential from the adapter: the proxy injects on its
@@ -145,7 +146,7 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
                     "" if host.get("bearer") is True else host.get("username") or "x-access-token"
                 )
                 routes.append(Route(provider, connection, (host["host"],), user))
-        var = secret_env_var(data)
+        var = definition_secret_env_var(data)
         if var:
             managed.append(var)
     return routes, managed, warnings

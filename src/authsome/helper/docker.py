@@ -21,7 +21,7 @@ MAX_INPUT = 1 << 20
 
 
 def _target(server_url: str) -> dict | None:
-    from authsome.fastpath import all_providers_raw
+    from authsome.providers.rules import all_providers_raw
 
     host = proto.registry_host(server_url)
     return proto.provider_for_registry(all_providers_raw(mentions=host or None), server_url)
@@ -94,7 +94,7 @@ def erase(data: bytes) -> bytes:
 
 
 def list_() -> bytes:
-    from authsome.fastpath import all_providers_raw
+    from authsome.providers.rules import all_providers_raw
 
     vault = _vault()
     accounts: dict[str, str] = {}

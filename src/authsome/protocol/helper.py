@@ -10,6 +10,7 @@ import time
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import jsonlite
 from authsome.protocol.authheader import secret_headers, secret_query
+from authsome.providers.rules import secret_env_var
 from authsome.records import rfc3339, secret_of
 
 PROTOCOL = 1
@@ -71,10 +72,7 @@ def parse_request(stdin: bytes | str, overrides: dict) -> dict:
 
 def env_for(auth_type: str, env: dict, api_key_cfg: dict | None, secret: str) -> dict[str, str]:
     """Env var name -> secret. Only the usable secret: a refresh token is never exported."""
-    if auth_type == "api_key":
-        name = env.get("api_key") or (api_key_cfg or {}).get("env_var")
-    else:
-        name = env.get("access_token")
+    name = secret_env_var(auth_type, env, (api_key_cfg or {}).get("env_var"))
     return {name: secret} if name else {}
 
 

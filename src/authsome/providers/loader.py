@@ -18,13 +18,13 @@ from authsome import paths
 from authsome.errors import ProviderError, UnknownProvider
 from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.providers.model import AUTH_TYPES, FLOWS, Provider
+from authsome.providers.rules import BUNDLED_DIR, json_files
 from authsome.providers.validate import (
     check_header_fields,
     check_oauth_choices,
     check_provider,
 )
 
-BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "bundled")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 KNOWN_FIELDS = {a.name for a in Provider.__attrs_attrs__ if not a.metadata.get("internal")}
 
@@ -54,7 +54,7 @@ def parse_definition(data: Any, *, path: str | None = None, source: str = "custo
         raise ProviderError(str(exc), path) from None
     import attrs
 
-    provider = attrs.evolve(provider, source=source, path=path, extra=extra)
+    provider = attrs.evolve(provider, source=source, path=path, extra=extra, raw=data)
     check_provider(provider)
     return provider
 
@@ -104,25 +104,13 @@ def _load_file(path: str, source: str) -> Provider:
     return provider
 
 
-def _json_files(directory: str) -> dict[str, str]:
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return {}
-    return {
-        n[:-5]: os.path.join(directory, n)
-        for n in sorted(names)
-        if n.endswith(".json") and not n.startswith(".")
-    }
-
-
 class Registry:
     """Every provider, user definitions winning over bundled ones."""
 
     def __init__(self, home: str | None = None):
         self.home = home or paths.home()
-        self._bundled = _json_files(BUNDLED_DIR)
-        self._custom = _json_files(paths.providers_dir(self.home))
+        self._bundled = json_files(BUNDLED_DIR)
+        self._custom = json_files(paths.providers_dir(self.home))
         self._loaded: dict[str, Provider] = {}
         self._errors: dict[str, ProviderError] = {}
 

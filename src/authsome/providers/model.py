@@ -124,10 +124,25 @@ class Provider:
     source: str = attrs.field(default="bundled", metadata={"internal": True})
     path: str | None = attrs.field(default=None, metadata={"internal": True})
     extra: dict[str, Any] = attrs.field(factory=dict, metadata={"internal": True})
+    # The definition as read (legacy names upgraded): the header and query rules
+    # (`protocol.authheader`) read its `api_key` and `oauth` blocks, as the hot path does.
+    raw: dict[str, Any] = attrs.field(
+        factory=dict, repr=False, eq=False, metadata={"internal": True}
+    )
+
+    @property
+    def api_key_block(self) -> dict | None:
+        """The raw `api_key` block (header_name, header_prefix, query_param, env_var)."""
+        return self.raw.get("api_key") if self.api_key is not None else None
+
+    @property
+    def oauth_block(self) -> dict | None:
+        """The raw `oauth` block (header_name, header_prefix among its fields)."""
+        return self.raw.get("oauth") if self.oauth is not None else None
 
     @property
     def secret_env_var(self) -> str | None:
         """The env var that carries the usable secret (access token or API key)."""
-        if self.auth_type == "api_key":
-            return self.env.get("api_key") or (self.api_key.env_var if self.api_key else None)
-        return self.env.get("access_token")
+        from authsome.providers.rules import secret_env_var
+
+        return secret_env_var(self.auth_type, self.env, self.api_key and self.api_key.env_var)

@@ -30,6 +30,7 @@ import attrs
 
 from authsome.errors import UsageError
 from authsome.providers.model import Provider
+from authsome.providers.rules import fill, template_values
 from authsome.providers.validate import ENDPOINTS, LOOPBACK
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -165,26 +166,19 @@ def params_from_token(provider: Provider, params: dict[str, str], extra: dict) -
     return out
 
 
-def _fill(text: str | None, values: dict[str, str]) -> str | None:
-    if text is None:
-        return None
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
 def fill_provider(provider: Provider, params: dict[str, str] | None) -> Provider:
     """The provider with every declared placeholder replaced (defaults where not given)."""
     if not provider.templates:
         return provider
-    values = {n: t.default for n, t in provider.templates.items() if t.default is not None}
-    values.update(params or {})
+    values = template_values({n: t.default for n, t in provider.templates.items()}, params)
     oauth = provider.oauth
     if oauth is not None:
-        oauth = attrs.evolve(oauth, **{f: _fill(getattr(oauth, f), values) for f in ENDPOINTS})
+        oauth = attrs.evolve(oauth, **{f: fill(getattr(oauth, f), values) for f in ENDPOINTS})
     return attrs.evolve(
         provider,
         oauth=oauth,
-        api_url=[_fill(u, values) for u in provider.api_url],
-        git_hosts=[attrs.evolve(g, host=_fill(g.host, values)) for g in provider.git_hosts],
+        api_url=[fill(u, values) for u in provider.api_url],
+        git_hosts=[attrs.evolve(g, host=fill(g.host, values)) for g in provider.git_hosts],
     )
 
 
