@@ -123,6 +123,27 @@ def check_vault(home: str) -> tuple[list[Check], list]:
     return out, summaries
 
 
+def check_shared_tls(url: str) -> Check:
+    """The TLS mode the shared vault's connections use, and a warning for a weak one."""
+    import os
+
+    from authsome.vault.pgurl import WEAK_MODES, is_local, parse, tls_mode
+
+    mode, why = tls_mode(url, dict(os.environ))
+    if why == "local":
+        return Check("shared vault TLS", OK, "loopback or unix socket: no TLS needed")
+    if why == "explicit" and mode in WEAK_MODES and not is_local(parse(url)):
+        return Check(
+            "shared vault TLS",
+            WARN,
+            f"sslmode={mode} is set for a host on the network: the server's certificate is "
+            "not checked" + (" and the connection may be plaintext" if mode != "require" else ""),
+            "drop sslmode (verify-full is the default) and set sslrootcert=/path/ca.pem "
+            "or sslrootcert=system",
+        )
+    return Check("shared vault TLS", OK, f"sslmode={mode} ({why})")
+
+
 def check_shared_vault(home: str) -> list[Check]:
     """With a shared vault: reachable, schema current, and this machine's key opens it."""
     from authsome.errors import AuthsomeError
@@ -134,13 +155,17 @@ def check_shared_vault(home: str) -> list[Check]:
         return [Check("shared vault", FAIL, str(exc), "fix AUTHSOME_VAULT_URL or the config")]
     if shared is None:
         return []
+    tls = [check_shared_tls(shared.url)]
     try:
         version = shared.schema_version()
     except AuthsomeError as exc:
-        return [Check("shared vault", FAIL, str(exc), "check the URL, the network, ~/.pgpass")]
+        return [
+            *tls,
+            Check("shared vault", FAIL, str(exc), "check the URL, the network, ~/.pgpass"),
+        ]
     if version == 0:
         message = f"{shared.where} has no authsome schema"
-        return [Check("shared vault", FAIL, message, "authsome vault init")]
+        return [*tls, Check("shared vault", FAIL, message, "authsome vault init")]
     from authsome.vault.vault import Vault
 
     vault = Vault(home, backend=shared)
@@ -148,15 +173,16 @@ def check_shared_vault(home: str) -> list[Check]:
         opened = vault.data_key() is not None
     except AuthsomeError as exc:
         return [
+            *tls,
             Check(
                 "shared vault",
                 FAIL,
                 f"this machine's key cannot open the shared vault at {shared.where}: {exc}",
                 "give this machine the team's key (AUTHSOME_MASTER_KEY or AUTHSOME_PASSPHRASE)",
-            )
+            ),
         ]
     state = f"opens with the key from {vault.source.name}" if opened else "no key header yet"
-    return [Check("shared vault", OK, f"{shared.where} (schema {version}), {state}")]
+    return [*tls, Check("shared vault", OK, f"{shared.where} (schema {version}), {state}")]
 
 
 def check_providers(home: str) -> list[Check]:

@@ -142,6 +142,30 @@ class Cluster:
         auth = f"{ROLE}:{self.password}" if password else ROLE
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}"
 
+    def enable_tls(self, cert: Path, key: Path) -> None:
+        """Serve TLS with this leaf (copied where the server's user can read it); reload."""
+        folder = Path(self.root) / "tls"
+        folder.mkdir(exist_ok=True)
+        for src, name in ((cert, "server.crt"), (key, "server.key")):
+            dest = folder / name
+            dest.write_bytes(Path(src).read_bytes())
+            dest.chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(dest, "postgres", "postgres")
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        with self.admin() as conn:
+            conn.execute(f"ALTER SYSTEM SET ssl_cert_file = '{folder / 'server.crt'}'")
+            conn.execute(f"ALTER SYSTEM SET ssl_key_file = '{folder / 'server.key'}'")
+            conn.execute("ALTER SYSTEM SET ssl = on")
+            conn.execute("SELECT pg_reload_conf()")
+
+    def disable_tls(self) -> None:
+        with self.admin() as conn:
+            for setting in ("ssl", "ssl_cert_file", "ssl_key_file"):
+                conn.execute(f"ALTER SYSTEM RESET {setting}")
+            conn.execute("SELECT pg_reload_conf()")
+
     def dump(self, dbname: str) -> str:
         """pg_dump of one database (schema and data), as text."""
         pg_dump = os.path.join(self.bin, "pg_dump")

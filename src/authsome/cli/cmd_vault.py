@@ -61,7 +61,9 @@ def _target(url: str | None, flag: str):
 
     if url:
         backends.check_url(url, flag)
-        if backends.redact(url) != url:
+        from authsome.vault.pgurl import has_secret
+
+        if has_secret(url):
             output.warn(
                 f"a password in {flag} is visible to other users in the process list; "
                 "prefer PGPASSWORD or ~/.pgpass"

@@ -57,20 +57,10 @@ def configured_url(home: str | None = None) -> str | None:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "the configured database"
-    rest, qmark, query = rest.partition("?")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = userinfo.split(":", 1)[0] + ":***@" + hostport
-    query = "&".join(
-        "password=***" if part.lower().startswith("password=") else part
-        for part in query.split("&")
-    )
-    return f"{scheme}://{netloc}{slash}{path}{qmark}{query}"
+    """How messages name the vault: host[:port]/dbname, never the URL (see pgurl)."""
+    from authsome.vault.pgurl import describe
+
+    return describe(url)
 
 
 def postgres(url: str):

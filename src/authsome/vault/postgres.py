@@ -107,6 +107,13 @@ class PostgresBackend:
             params = conninfo_to_dict(self.url)
         except psycopg.Error:
             raise VaultUnavailable(f"the shared vault URL {self.where} is not valid") from None
+        from authsome.vault.pgurl import tls_default
+
+        # libpq's default (`prefer`) falls back to plaintext and checks no certificate:
+        # a host on the network gets verify-full unless the URL or PGSSLMODE says otherwise.
+        sslmode = tls_default(params, dict(os.environ))
+        if sslmode:
+            params["sslmode"] = sslmode
         params.setdefault("connect_timeout", CONNECT_TIMEOUT)
         params.setdefault("application_name", "authsome")
         # Client-side keepalive too, so a dead server fails our call instead of hanging it.
@@ -128,6 +135,9 @@ class PostgresBackend:
     def error(self, exc: BaseException, doing: str = "") -> AuthsomeError:
         """One clear line for a psycopg failure (never the password)."""
         reason = self._scrub(_first_line(exc))
+        if "root certificate" in reason:
+            reason += " (verify-full is the default: name the CA with sslrootcert=/path/ca.pem "
+            reason += "or sslrootcert=system in the URL, or PGSSLROOTCERT)"
         if isinstance(exc, (pgerrors.UndefinedTable, pgerrors.InvalidSchemaName)):
             return VaultUnavailable(
                 f"the shared vault at {self.where} has no authsome schema: "
