@@ -343,6 +343,17 @@ class CredentialService:
             self.vault.put(CONNECTIONS, slot(provider, connection), record)
         audit.record(event, provider=provider, connection=connection)
 
+    def note_step_up(self, provider: str, connection: str, scopes: list[str]) -> None:
+        """Keep a server's 403 insufficient_scope with the connection until the next
+        login replaces the record; `authsome-helper get` then answers reauth_required."""
+        with self.vault.lock(CONNECTIONS, slot(provider, connection)):
+            record = self._read(provider, connection)
+            if record is None:
+                return
+            record["step_up"] = {"scopes": list(scopes), "at": int(time.time())}
+            self.vault.put(CONNECTIONS, slot(provider, connection), record)
+        audit.record("step_up", provider=provider, connection=connection, scopes=list(scopes))
+
     def mark_rejected(self, provider: str, connection: str = "default") -> None:
         """A tool reported the token rejected: the next get refreshes first."""
         with self.vault.lock(CONNECTIONS, slot(provider, connection)):

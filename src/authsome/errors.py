@@ -41,6 +41,15 @@ class ReauthRequired(AuthsomeError):
     code = "reauth_required"
 
 
+class StepUpRequired(ReauthRequired):
+    """The server asked for scopes the token lacks (a 403 insufficient_scope the proxy
+    saw); `scopes` go into the helper's error object."""
+
+    def __init__(self, message: str, scopes: list[str]) -> None:
+        super().__init__(message)
+        self.scopes = list(scopes)
+
+
 class VaultUnavailable(AuthsomeError):
     """No key, a locked keyring, or a vault we cannot open."""
 

@@ -8,6 +8,7 @@ import pytest
 
 from authsome.errors import UsageError
 from authsome.oauth import mcp_discovery as d
+from authsome.protocol.challenge import bearer_challenge, insufficient_scope, step_up_message
 from authsome.providers.loader import parse_definition
 
 URL = "https://mcp.example.test/mcp"
@@ -49,7 +50,7 @@ def as_doc(**over):
     ],
 )
 def test_bearer_challenge(header, expected):
-    assert d.bearer_challenge(header) == expected
+    assert bearer_challenge(header) == expected
 
 
 def test_resource_metadata_urls_path_inserted_then_root():
@@ -181,3 +182,16 @@ def test_definition_loads_and_covers_the_server():
     assert provider.env == {"access_token": "MCP_EXAMPLE_TEST_ACCESS_TOKEN"}
     assert provider.docs_url is None  # only https documentation links are kept
     assert not provider.extra
+
+
+def test_insufficient_scope_and_the_step_up_line():
+    sdk = 'Bearer error="insufficient_scope", error_description="Required scope: b"'
+    assert insufficient_scope(sdk) == []
+    assert insufficient_scope(sdk + ', scope="a b"') == ["a", "b"]
+    assert insufficient_scope('Bearer error="invalid_token"') is None
+    assert insufficient_scope(None) is None
+    line = step_up_message("srv", "work", ["a", "b"])
+    assert (
+        "needs scope a b" in line and "`authsome login srv --connection work --scopes a,b`" in line
+    )
+    assert "\n" not in line and "without naming" in step_up_message("srv", "default", [])

@@ -19,21 +19,21 @@ from support.mcp_server import MCP_HOST, McpTestServer
 from support.name_proxy import NameProxy
 from support.pki import make_pki
 
-# The agent: a client from the `mcp` SDK with no auth configured. It prints each log
-# event as it arrives, then the tool's answer.
+# The agent: a client from the `mcp` SDK with no auth configured. It prints each
+# progress event as it arrives, then the tool's answer.
 AGENT = r"""
 import sys, anyio
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-async def log(params):
-    print("log:", params.data, flush=True)
+async def progress(done, total, message):
+    print("progress:", message, flush=True)
 
 async def main(url, tool, args):
     async with streamable_http_client(url) as (read, write):
-        async with ClientSession(read, write, logging_callback=log) as session:
+        async with ClientSession(read, write) as session:
             await session.initialize()
-            result = await session.call_tool(tool, args)
+            result = await session.call_tool(tool, args, progress_callback=progress)
             print("result:", result.content[0].text if result.content else result, flush=True)
 
 anyio.run(main, sys.argv[1], sys.argv[2], {"text": "hi"} if sys.argv[2] == "echo" else {})

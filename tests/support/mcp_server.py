@@ -130,12 +130,12 @@ class McpTestServer:
 
         @server.tool()
         async def ticks(ctx: Context) -> str:
-            """Two log events, the second only after the test releases it."""
+            """Two progress events, the second only after the test releases it."""
             self.calls.append("ticks")
-            await ctx.info("tick 1")
+            await ctx.report_progress(1, 2, "tick 1")
             while not self.release.is_set():
                 await asyncio.sleep(0.02)
-            await ctx.info("tick 2")
+            await ctx.report_progress(2, 2, "tick 2")
             return "done"
 
         with warnings.catch_warnings():

@@ -47,6 +47,16 @@ def _need_provider(request: dict) -> str:
     return provider
 
 
+def _step_up(got: dict) -> None:
+    """The token is known to lack scopes the server asked for: say so, with the login
+    that adds them, rather than hand out a token the next call will see refused."""
+    from authsome.errors import StepUpRequired
+    from authsome.protocol.challenge import step_up_message
+
+    scopes = got["missing_scopes"]
+    raise StepUpRequired(step_up_message(got["provider"], got["connection"], scopes), scopes)
+
+
 def _emit(message: dict) -> None:
     sys.stdout.write(proto.encode(message))
     sys.stdout.flush()
@@ -65,7 +75,10 @@ def dispatch(action: str, request: dict) -> int:
     if action == "get":
         from authsome.fastpath import answer
 
-        _emit(answer(_need_provider(request), connection, request.get("min_ttl", 60)))
+        got = answer(_need_provider(request), connection, request.get("min_ttl", 60))
+        if "missing_scopes" in got:
+            _step_up(got)
+        _emit(got)
         return 0
     if action == "k8s":
         from authsome.helper import k8s

@@ -32,46 +32,11 @@ OPENID = "/.well-known/openid-configuration"
 
 PREREGISTERED, METADATA_DOCUMENT, DYNAMIC = "preregistered", "metadata_document", "dynamic"
 
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PARAM = re.compile(rf'({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*)')
-_SCHEME = re.compile(rf"({_TOKEN})(?:\s+[A-Za-z0-9._~+/-]+=*(?=\s*(?:,|$)))?")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class DiscoveryError(AuthsomeError):
     """The server's metadata does not allow a safe login (exit 1: not the user's input)."""
-
-
-# -- WWW-Authenticate (RFC 9110 §11.6.1, RFC 6750 §3) --------------------------------
-
-
-def bearer_challenge(header: str | None) -> dict[str, str] | None:
-    """The parameters of the Bearer challenge in a WWW-Authenticate value (names
-    lowercased, quoted strings unescaped), or None if it has no Bearer challenge."""
-    challenges: list[tuple[str, dict[str, str]]] = []
-    text = header or ""
-    pos = 0
-    while pos < len(text):
-        if text[pos] in " \t,":
-            pos += 1
-            continue
-        m = _PARAM.match(text, pos)
-        if m and challenges:
-            value = m.group(2)
-            if value.startswith('"'):
-                value = re.sub(r"\\(.)", r"\1", value[1:-1])
-            challenges[-1][1].setdefault(m.group(1).lower(), value)
-            pos = m.end()
-            continue
-        m = _SCHEME.match(text, pos)
-        if not m:
-            break  # not a challenge we can read; keep what came before
-        challenges.append((m.group(1).lower(), {}))
-        pos = m.end()
-    for scheme, params in challenges:
-        if scheme == "bearer":
-            return params
-    return None
 
 
 def scopes_of(value: str | None) -> list[str]:

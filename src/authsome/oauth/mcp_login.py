@@ -11,11 +11,13 @@ from typing import Any
 import attrs
 import httpx
 
+from authsome.errors import NetworkError
 from authsome.oauth import dcr
 from authsome.oauth import mcp_discovery as rules
 from authsome.oauth.endpoint import DISCOVERED_KEY
-from authsome.oauth.http import NetworkError, check_endpoint, describe_transport_error, make_client
+from authsome.oauth.http import check_endpoint, describe_transport_error, make_client
 from authsome.oauth.tokens import ClientCredentials
+from authsome.protocol.challenge import bearer_challenge
 from authsome.providers.model import OAuthConfig
 
 # Kept in the stored client's registration: which server it belongs to and how it was
@@ -80,7 +82,7 @@ def _challenge(http: httpx.Client, url: str) -> dict[str, str] | None:
     response.close()
     if response.status_code != 401:
         return None
-    return rules.bearer_challenge(response.headers.get("www-authenticate"))
+    return bearer_challenge(response.headers.get("www-authenticate"))
 
 
 def _first_document(

@@ -113,6 +113,9 @@ def credential_response(
     query = secret_query(auth_type, api_key_cfg, secret)
     if query:
         answer["query_params"] = query
+    step_up = record.get("step_up")
+    if isinstance(step_up, dict):  # a 403 insufficient_scope the proxy saw (proxy/stepup.py)
+        answer["missing_scopes"] = list(step_up.get("scopes") or [])
     return answer
 
 
@@ -128,7 +131,11 @@ def answer_expiry(answer: dict, now: float | None = None) -> int | None:
 
 
 def error_response(exc: AuthsomeError) -> dict:
-    return {"protocol": PROTOCOL, "error": {"code": exc.code, "message": str(exc)}}
+    error = {"code": exc.code, "message": str(exc)}
+    scopes = getattr(exc, "scopes", None)  # StepUpRequired: the scopes to log in with
+    if scopes is not None:
+        error["scopes"] = scopes
+    return {"protocol": PROTOCOL, "error": error}
 
 
 def ok_response() -> dict:

@@ -74,6 +74,7 @@ class Forwarder:
         self.limits = limits
         self.audit = audit
         self.warn = warn
+        self.on_forbidden: Callable[[Route, list], None] | None = None  # proxy/stepup.py
         # (name, value) -> encoded and checked; the same token serves many requests
         self._encoded: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
@@ -135,6 +136,8 @@ class Forwarder:
                         up = None
                         continue
                 break
+            if status == 403 and route is not None and self.on_forbidden is not None:
+                self.on_forbidden(route, resp.headers)
             if status == 101:
                 self._switch(client, up, resp)
                 return False

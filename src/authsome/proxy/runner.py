@@ -198,7 +198,7 @@ def run(
         from .server import ProxyServer
         from .upstream import Pool, Resolver
 
-        return ProxyServer(
+        server = ProxyServer(
             routes,
             get_header,
             ca,
@@ -207,6 +207,12 @@ def run(
             deny_unmatched=deny_unmatched,
             audit=audit,
         )
+        note = getattr(get_header, "note_step_up", None)
+        if note is not None:
+            from .stepup import StepUp
+
+            server.forwarder.on_forbidden = StepUp(note, server.warn)
+        return server
 
     proxy: ProxyThread | None = None
     try:

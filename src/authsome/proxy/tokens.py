@@ -59,9 +59,17 @@ class ServiceHeaders:
             self._cache[key] = _Entry(name, value, now + ttl, now, force_refresh)
             return name, value
 
-    def _get(self, provider: str, connection: str, **kwargs):
+    def note_step_up(self, provider: str, connection: str, scopes: list[str]) -> None:
+        """Keep a 403 insufficient_scope hint with the connection (proxy/stepup.py)."""
+        with self._lock:
+            self._service_now().note_step_up(provider, connection, scopes)
+
+    def _service_now(self):
         if self._service is None:
             from authsome.credentials import CredentialService
 
             self._service = CredentialService()
-        return self._service.get(provider, connection, **kwargs)
+        return self._service
+
+    def _get(self, provider: str, connection: str, **kwargs):
+        return self._service_now().get(provider, connection, **kwargs)
