@@ -216,6 +216,20 @@ def check_ca() -> list[Check]:
     return [Check("proxy CA", OK, "a name-constrained CA and a TLS leaf can be generated")]
 
 
+def check_sandbox() -> list[Check]:
+    """`authsome run --sandbox`: tried for real (bubblewrap, user and network namespaces)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return [Check("sandbox", WARN, "run --sandbox is Linux-only for now", None)]
+    from authsome.proxy.sandbox import check
+
+    problem = check()
+    if problem is not None:
+        return [Check("sandbox", WARN, "run --sandbox does not work here", problem)]
+    return [Check("sandbox", OK, "run --sandbox works here (bubblewrap, user namespaces)")]
+
+
 def check_hook() -> list[Check]:
     home = os.path.expanduser("~")
     rcs = [".bashrc", ".zshrc", ".config/fish/config.fish", ".bash_profile"]
@@ -245,4 +259,6 @@ def run_checks(home: str | None = None) -> list[Check]:
     checks = check_home(home) + check_key(home)
     vault_checks, _ = check_vault(home)
     checks += check_shared_vault(home)
-    return checks + vault_checks + check_providers(home) + check_ca() + check_hook()
+    return (
+        checks + vault_checks + check_providers(home) + check_ca() + check_sandbox() + check_hook()
+    )

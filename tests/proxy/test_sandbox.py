@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -24,6 +25,7 @@ import pytest
 
 from proxy.conftest import API_HOST, TOKEN, authsome_run
 from proxy.upstream import Upstream
+from support.cli import tool
 from support.ordinary_user import OrdinaryUser
 from support.providers import write_oauth_provider
 
@@ -163,8 +165,8 @@ def test_without_bwrap_sandbox_stops_before_the_command(vault, tmp_path):
     """Never a silent unsandboxed run: exit 2, one line with the fix, CMD not started."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("sh", "touch"):
-        (bin_dir / tool).symlink_to(shutil.which(tool))
+    for name in ("sh", "touch"):
+        (bin_dir / name).symlink_to(shutil.which(name))
     marker = tmp_path / "ran"
     env = {**os.environ, "PATH": str(bin_dir)}
     res = authsome_run("--sandbox", "--", "touch", str(marker), env=env)
@@ -181,3 +183,30 @@ def test_config_makes_the_sandbox_the_default(vault):
     assert inside.stdout.strip() != ours  # the sandbox's own network namespace
     outside = authsome_run("--no-sandbox", "--", "readlink", "/proc/self/ns/net")
     assert outside.returncode == 0 and outside.stdout.strip() == ours
+
+
+NO_USERNS = ["bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/",
+             "--proc", "/proc", "--dev", "/dev", "--"]  # fmt: skip
+
+
+def test_without_user_namespaces_sandbox_stops_before_the_command(vault, tmp_path):
+    """Where user namespaces cannot be made (here: inside a bwrap that forbids them),
+    --sandbox exits 2 with the reason and the fix; CMD never runs."""
+    marker = tmp_path / "ran"
+    res = subprocess.run(
+        [*NO_USERNS, tool("authsome"), "run", "--sandbox", "--", "touch", str(marker)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "user namespaces must be enabled" in res.stderr
+    assert not marker.exists()
+
+
+def test_doctor_says_whether_the_sandbox_works(vault):
+    here = subprocess.run([tool("authsome"), "doctor"], capture_output=True, text=True)
+    assert "[ok  ] sandbox: run --sandbox works here" in here.stdout
+    inside = subprocess.run(
+        [*NO_USERNS, tool("authsome"), "doctor"], capture_output=True, text=True, timeout=60
+    )
+    assert "[warn] sandbox: run --sandbox does not work here" in inside.stdout
+    assert "user namespaces must be enabled" in inside.stdout

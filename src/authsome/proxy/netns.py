@@ -96,7 +96,7 @@ def bind(listener: Listener) -> socket.socket:
 
 
 def spawn(
-    argv: Sequence[str], env: Mapping[str, str], listeners: Sequence[Listener]
+    argv: Sequence[str], env: Mapping[str, str], listeners: Sequence[Listener], **popen
 ) -> tuple[subprocess.Popen, list[socket.socket]]:
     """Start `argv` (bwrap ...) in a new network namespace; returns it and the
     `listeners` bound inside, in order. Raises SandboxUnavailable if the namespace
@@ -116,7 +116,9 @@ def spawn(
     try:
         # Its own process group: a ^C from the terminal reaches `run`, which forwards it
         # to CMD; bwrap itself would die of it and take CMD down unwarned.
-        child = subprocess.Popen(list(argv), env=dict(env), preexec_fn=setup, process_group=0)
+        child = subprocess.Popen(
+            list(argv), env=dict(env), preexec_fn=setup, process_group=0, **popen
+        )
     except OSError as exc:
         ours.close()
         raise SandboxUnavailable(f"--sandbox: cannot start {argv[0]}: {exc.strerror}") from None

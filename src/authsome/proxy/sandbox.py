@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from .netns import Listener, SandboxUnavailable
+from .netns import Listener, SandboxUnavailable, spawn
 
 DIRECT_ADDRESS = "127.0.0.2"  # where the API hosts resolve inside; the proxy takes TLS there
 PROXY_PORTS = range(3128, 3200)  # HTTPS_PROXY inside: the first not taken by a relay
@@ -100,3 +100,22 @@ def find_bwrap() -> str:
     if path is None:
         raise SandboxUnavailable(BWRAP_FIX)
     return path
+
+
+def check() -> str | None:
+    """None if `run --sandbox` works here, else why and the fix: a real trial (`true`
+    in the same namespaces and binds, without the home hidden), for `authsome doctor`."""
+    import subprocess
+
+    try:
+        bwrap = find_bwrap()
+        box = Sandbox(os.getuid(), os.getgid(), (), (), "/etc/hosts")
+        env = {"PATH": os.environ.get("PATH") or "/usr/bin:/bin"}
+        child, _ = spawn(bwrap_args(bwrap, box, ["true"]), env, [], stderr=subprocess.PIPE)
+    except SandboxUnavailable as exc:
+        return str(exc)
+    _, err = child.communicate(timeout=30)
+    if child.returncode != 0:
+        said = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        return f"bubblewrap could not make the sandbox ({said[0]})"
+    return None
