@@ -153,6 +153,7 @@ def test_project_denylist_is_total(name):
     if project.name_problem(name) is None:
         assert name in name.upper() and name not in project.DENIED
         assert not name.startswith(project.DENIED_PREFIXES)
+        assert not project.names_a_path(name)
 
 
 # -- the browser side of a login ---------------------------------------------------------

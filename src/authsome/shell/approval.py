@@ -1,13 +1,13 @@
 """Approval of project files by content, like `direnv allow`.
 
-`allow` records sha256(real path, content) as a file under $AUTHSOME_HOME/allow/:
-any edit changes the hash, so the file is blocked again. The entry holds the path
-and the mapping that was checked when it was approved (one `NAME provider connection`
-line each), so the hook's worker exports exactly what was approved without loading
-a TOML parser at the prompt. `deny` records sha256(real path) under
-$AUTHSOME_HOME/deny/: a denied file stays blocked whatever its content until it is
-allowed again. Entries never hold a secret. The shell re-checks their presence with
-a builtin `[[ -e ]]` at every prompt.
+`allow` records sha256(path where found, content) as a file under $AUTHSOME_HOME/allow/
+(`found_path`: a symlinked project file needs its own approval); any edit changes the
+hash, so the file is blocked again. The entry holds the path and the mapping that was
+checked when it was approved (one `NAME provider connection` line each), so the hook's
+worker exports exactly what was approved without loading a TOML parser at the prompt.
+`deny` records sha256(path where found) under $AUTHSOME_HOME/deny/: a denied file stays
+blocked whatever its content until it is allowed again. Entries never hold a secret.
+The shell re-checks their presence with a builtin `[[ -e ]]` at every prompt.
 """
 
 from __future__ import annotations
@@ -64,9 +64,19 @@ class Approval:
             self.state = UNAPPROVED
 
 
+def found_path(path: str) -> str:
+    """Where a project file was found: its directory resolved (a tree reached through a
+    symlinked directory is the same tree), the file itself not. A `.authsome.toml` that
+    is a symlink is approved for the directory it sits in, on its own: it cannot borrow
+    the approval of the file it points to (that would export another project's tokens
+    in a directory nobody approved)."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
 def check(path: str, content: bytes, home: str | None = None) -> Approval:
-    """The approval of `content` read from `path` (resolved: symlinked trees agree)."""
-    return Approval(os.path.realpath(path), content, home)
+    """The approval of `content` read from `path` (see `found_path`)."""
+    return Approval(found_path(path), content, home)
 
 
 def _write_entry(entry: str, text: bytes) -> None:

@@ -68,6 +68,33 @@ DENIED_PREFIXES = (
 )
 
 
+# The rule for names tools read as a path to a configuration, a TLS key log, a hook or a
+# plugin: a token there makes the tool read (or write: SSLKEYLOGFILE) a file named after
+# the token, or run what such a file says. By their endings (*HOME, *RC, *CONF, *CONFIG,
+# *FILE, *_DIR, *_PATH, *HOOK(S), *WRAPPER, *PLUGIN(S)), and the names that say so
+# otherwise. A token's own name ends in _TOKEN, _KEY, _SECRET...: never one of these.
+PATH_SUFFIXES = (
+    "HOME", "RC", "CONF", "CONFIG", "FILE", "_DIR", "_PATH", "HOOK", "HOOKS", "WRAPPER",
+    "PLUGIN", "PLUGINS",
+)  # fmt: skip
+PATH_NAMES = frozenset(
+    {
+        "SSLKEYLOGFILE", "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES",
+        "DOTNET_STARTUP_HOOKS", "DOTNET_ADDITIONAL_DEPS", "CORECLR_PROFILER_PATH",
+        "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_HOME", "NPM_CONFIG_USERCONFIG",
+        "PIP_CONFIG_FILE", "CURL_HOME", "WGETRC", "GNUPGHOME", "KUBECONFIG", "DOCKER_CONFIG",
+        "NETRC", "HGRCPATH", "GOENV", "GOFLAGS", "VIMINIT", "EXINIT", "MYVIMRC",
+        "GOOGLE_APPLICATION_CREDENTIALS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+    }
+)  # fmt: skip
+PATH_PREFIXES = ("NPM_CONFIG_",)  # npm reads every npm_config_* as configuration
+
+
+def names_a_path(name: str) -> bool:
+    """Does a tool read `name` as a path to a config, key log, hook or plugin?"""
+    return name in PATH_NAMES or name.endswith(PATH_SUFFIXES) or name.startswith(PATH_PREFIXES)
+
+
 class ProjectError(UsageError):
     """A project file that cannot be used as it is."""
 
@@ -102,6 +129,8 @@ def name_problem(name: str) -> str | None:
         return "is not an environment variable name (use A-Z, 0-9 and _, not starting with a digit)"
     if name in DENIED or name.startswith(DENIED_PREFIXES):
         return "is refused: it changes how shells or programs run"
+    if names_a_path(name):
+        return "is refused: tools read it as a path to a config, key log, hook or plugin"
     return None
 
 
