@@ -105,7 +105,7 @@ def check_vault(home: str) -> tuple[list[Check], list]:
     ]
     for s in summaries:
         level = OK if s.status == "connected" else WARN
-        from authsome.cli.output import relative
+        from authsome.records import relative
 
         fix = (
             None

@@ -101,6 +101,25 @@ def rfc3339(epoch: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+def relative(epoch: float | None) -> str:
+    """`epoch` as people say it: "in 5m", "3h ago", "never"."""
+    if epoch is None:
+        return "never"
+    delta = int(epoch - time.time())
+    word = "in " if delta >= 0 else ""
+    ago = "" if delta >= 0 else " ago"
+    delta = abs(delta)
+    if delta < 120:
+        span = f"{delta}s"
+    elif delta < 7200:
+        span = f"{delta // 60}m"
+    elif delta < 172800:
+        span = f"{delta // 3600}h"
+    else:
+        span = f"{delta // 86400}d"
+    return f"{word}{span}{ago}"
+
+
 def parse_rfc3339(text: str) -> int:
     """RFC 3339 / ISO 8601 timestamp -> epoch seconds; ValueError if it is not one."""
     from datetime import UTC, datetime  # here: datetime costs ms on the hot path

@@ -37,7 +37,8 @@ def run(args) -> int:
     from authsome.cli import completion_scripts as scripts
     from authsome.cli.cmd_hook import executable
     from authsome.cli.main import build_parser
-    from authsome.shell.dialect import get, posix_quote
+    from authsome.protocol.shellquote import posix_quote
+    from authsome.shell.dialect import get
 
     cmds = scripts.commands(build_parser())
     exe = executable()

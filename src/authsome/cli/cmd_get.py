@@ -104,7 +104,9 @@ def run(args) -> int:
         if key == "status":
             value = output.status(value)
         elif key == "expires_at" and value:
-            value = f"{value} ({output.relative(record.get('expires_at'))})"
+            from authsome.records import relative
+
+            value = f"{value} ({relative(record.get('expires_at'))})"
         elif isinstance(value, list):
             value = " ".join(value) or "-"
         elif isinstance(value, dict):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 from authsome.terminal import json_safe, visible
 
@@ -49,24 +48,6 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
             cells.append(cell + " " * pad if i < len(row) - 1 else cell)
         line = "  ".join(cells)
         print(paint(line, "1") if n == 0 else line)
-
-
-def relative(epoch: float | None) -> str:
-    if epoch is None:
-        return "never"
-    delta = int(epoch - time.time())
-    word = "in " if delta >= 0 else ""
-    ago = "" if delta >= 0 else " ago"
-    delta = abs(delta)
-    if delta < 120:
-        span = f"{delta}s"
-    elif delta < 7200:
-        span = f"{delta // 60}m"
-    elif delta < 172800:
-        span = f"{delta // 3600}h"
-    else:
-        span = f"{delta // 86400}d"
-    return f"{word}{span}{ago}"
 
 
 def warn(message: str) -> None:

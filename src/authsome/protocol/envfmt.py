@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+from authsome.protocol.shellquote import posix_quote
+
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("env", "shell", "dotenv", "json")
-
-
-def posix_quote(value: str) -> str:
-    """Single quotes: nothing inside is special to a POSIX shell but the quote itself."""
-    return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
 def dotenv_quote(value: str) -> str:

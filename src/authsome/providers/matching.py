@@ -129,7 +129,8 @@ def _path_matches(path: str, prefix: str) -> bool:
     return not prefix or path == prefix or path.startswith(prefix + "/")
 
 
-def _strip_default_port(host: str) -> str:
+def strip_default_port(host: str) -> str:
+    """`host` lower-cased, without a trailing dot or the default port (:443, :80)."""
     host = host.lower().rstrip(".")
     for suffix in (":443", ":80"):
         if host.endswith(suffix):
@@ -141,7 +142,7 @@ def match_url(
     candidates: Iterable[tuple[Hashable, str]], host: str, path: str = "/"
 ) -> Hashable | None:
     """The key of the best candidate whose entry covers host+path, or None (none or a tie)."""
-    host = _strip_default_port(host)
+    host = strip_default_port(host)
     bare_host = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
     path = path.split("?", 1)[0] or "/"
     best: tuple[int, int] | None = None
@@ -158,7 +159,7 @@ def match_url(
             rank = (0, 0) if ok else None
         else:
             entry_host, prefix = split_entry(entry)
-            entry_host = _strip_default_port(entry_host)
+            entry_host = strip_default_port(entry_host)
             ok = entry_host in (host, bare_host) and _path_matches(path, prefix)
             rank = (1, len(prefix)) if ok else None
         if rank is None:

@@ -11,7 +11,7 @@ from functools import partial
 from typing import NamedTuple
 
 from authsome.errors import NotFound, UsageError
-from authsome.providers.matching import REGEX_PREFIX, match_url, split_entry
+from authsome.providers.matching import REGEX_PREFIX, match_url, split_entry, strip_default_port
 
 from .ca import constraint_names, name_permitted
 
@@ -37,7 +37,7 @@ class RouteTable:
         self._names = constraint_names([e for _, e in self._candidates])
         # Hosts some entry narrows by path: for them the route depends on the path.
         self._path_hosts = {
-            _without_default_port(h)
+            strip_default_port(h)
             for e in api_urls(routes)
             if not e.startswith(REGEX_PREFIX)
             for h, prefix in [split_entry(e)]
@@ -51,7 +51,7 @@ class RouteTable:
     def matcher(self, host: str) -> Callable[[str], tuple[str, str] | None]:
         """`match` for one host (an intercepted connection's): path -> route. Looked up
         once when no entry for this host has a path prefix, as is usual."""
-        bare = _without_default_port(host)
+        bare = strip_default_port(host)
         if bare in self._path_hosts or bare.rsplit(":", 1)[0] in self._path_hosts:
             return partial(self.match, host)
         route = self.match(host, "/")
@@ -91,14 +91,6 @@ def _key(route: Route) -> tuple[str, ...]:
 
 def api_urls(routes: list[Route]) -> list[str]:
     return [e for r in routes for e in r.api_url]
-
-
-def _without_default_port(host: str) -> str:
-    host = host.lower().rstrip(".")
-    for suffix in (":443", ":80"):
-        if host.endswith(suffix):
-            return host[: -len(suffix)]
-    return host
 
 
 def select_connections(

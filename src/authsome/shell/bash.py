@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from authsome.shell.dialect import Dialect, posix_quote
+from authsome.protocol.shellquote import posix_quote
+from authsome.shell.dialect import Dialect
 
 TEMPLATE = r"""# authsome shell hook for bash: eval "$(authsome hook bash)" in ~/.bashrc
 if (( BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4) )); then

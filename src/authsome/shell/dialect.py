@@ -66,16 +66,6 @@ class Dialect:
         ]
 
 
-def posix_quote(value: str) -> str:
-    """Single quotes for bash and zsh: nothing inside is special but the quote itself.
-
-    Written as '...'\\''...' with no empty '' pieces, so zsh's RC_QUOTES cannot merge
-    two quotes into a literal one.
-    """
-    parts = value.split("'")
-    return "\\'".join(f"'{p}'" if p else "" for p in parts) or "''"
-
-
 def get(shell: str) -> Dialect:
     """The dialect for `shell` (bash, zsh or fish); KeyError for any other."""
     if shell not in SHELLS:

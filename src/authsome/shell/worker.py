@@ -21,6 +21,7 @@ import sys
 import time
 
 from authsome.errors import AuthsomeError, NotFound, ReauthRequired, UnknownProvider
+from authsome.protocol.shellquote import posix_quote
 from authsome.shell import approval, dialect, project, watch
 
 # A token within this many seconds of expiry is refreshed at the next prompt.
@@ -79,7 +80,7 @@ def fetch(provider: str, connection: str) -> Token:
 def _arg(path: str) -> str:
     """`path` as one shell word, quoted only when it needs to be."""
     safe = path and all(c.isalnum() or c in "/._-+,:@%" for c in path)
-    return path if safe else dialect.posix_quote(path)
+    return path if safe else posix_quote(path)
 
 
 def _login_hint(provider: str, connection: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from authsome.shell.dialect import Dialect, posix_quote
+from authsome.protocol.shellquote import posix_quote
+from authsome.shell.dialect import Dialect
 
 TEMPLATE = r"""# authsome shell hook for zsh: eval "$(authsome hook zsh)" in ~/.zshrc
 zmodload -F zsh/datetime p:EPOCHSECONDS 2>/dev/null
