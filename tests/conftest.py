@@ -16,6 +16,68 @@ import pytest
 from support.cli import run_tool, tool  # noqa: F401  (re-exported for tests)
 from support.ordinary_user import ordinary_user  # noqa: F401  (a session fixture)
 
+TESTS = Path(__file__).parent
+# The quick tier (`scripts/test --quick`, under a minute): pure functions and unit tests,
+# plus CLI checks that start no server. Paths under tests/; a new file joins by name here.
+QUICK = (
+    "core/",
+    "providers/",
+    "adapters/test_docker_protocol.py",
+    "adapters/test_git_protocol.py",
+    "adapters/test_k8s_bazel_protocol.py",
+    "catalog/test_import.py",
+    "catalog/test_templates.py",
+    "hardening/test_fuzz_config.py",
+    "hardening/test_fuzz_protocols.py",
+    "oauth/test_authorize.py",
+    "oauth/test_responses.py",
+    "proxy/test_pure.py",
+    "proxy/test_wire.py",
+    "shell/test_project.py",
+)
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="only the quick tier: pure and unit tests (tests/conftest.py QUICK), not `slow`",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    """Under --quick, files outside QUICK are not even imported."""
+    if not config.getoption("--quick"):
+        return None
+    try:
+        rel = collection_path.relative_to(TESTS).as_posix()
+    except ValueError:
+        return None
+    if collection_path.is_dir():
+        rel += "/"
+        return not any(q.startswith(rel) or rel.startswith(q) for q in QUICK)
+    return not any(rel.startswith(q) if q.endswith("/") else rel == q for q in QUICK)
+
+
+# Tests that must not run at the same time as each other on two pytest-xdist workers
+# (scripts/test runs `-n N --dist loadgroup`): one group runs on one worker.
+# postgres/: one cluster per worker would mean several initdb runs (and apt-get).
+SHARED_WORKER = {"postgres/": "postgres"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        rel = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
+        for prefix, group in SHARED_WORKER.items():
+            if rel.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
+    if not config.getoption("--quick"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:

@@ -191,33 +191,32 @@ def test_stale_temp_files_from_killed_writers_are_swept(home, run):
 
 
 @pytest.mark.keyring
-def test_a_locked_keyring_is_vault_unavailable_and_loses_nothing(home, run, monkeypatch):
-    from authsome.vault.keys import keyring_works
+def test_a_locked_keyring_is_vault_unavailable_and_loses_nothing(home, run, monkeypatch, tmp_path):
+    from support.secret_service import PrivateSecretService
 
-    ok, backend = keyring_works()
-    password = os.environ.get("AUTHSOME_TEST_KEYRING_PASSWORD")
-    if not ok or not password:
+    missing = PrivateSecretService.available()
+    if missing:
         if os.environ.get("CI"):
-            pytest.fail(f"CI must run with scripts/test's Secret Service; backend is {backend}")
-        pytest.skip("needs scripts/test's unlocked gnome-keyring")
+            pytest.fail(f"CI must have gnome-keyring and dbus: {missing}")
+        pytest.skip(f"needs a private gnome-keyring: {missing}")
     secretstorage = pytest.importorskip("secretstorage")
-    monkeypatch.delenv("AUTHSOME_MASTER_KEY")
-    _store(run)
-    vault_files = {p: p.read_bytes() for p in (home / "vault").rglob("*.rec")}
-    with secretstorage.dbus_init() as conn:
-        secretstorage.get_default_collection(conn).lock()
+    # Its own keyring: locking the run's shared one would fail every keyring test running
+    # meanwhile on another worker.
+    service = PrivateSecretService(tmp_path / "keyring", "private-keyring-pw").start()
     try:
+        for name, value in service.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AUTHSOME_MASTER_KEY")
+        _store(run)
+        vault_files = {p: p.read_bytes() for p in (home / "vault").rglob("*.rec")}
+        with secretstorage.dbus_init() as conn:
+            secretstorage.get_default_collection(conn).lock()
         r = run("authsome-helper", "get", "hubspot")
         assert r.returncode == 6, r.stderr
         assert "locked" in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert json.loads(r.stdout)["error"]["code"] == "vault_unavailable"
         assert {p: p.read_bytes() for p in (home / "vault").rglob("*.rec")} == vault_files
-    finally:  # unlock again for the tests that follow: restart the daemon, unlocked
-        subprocess.run(
-            ["gnome-keyring-daemon", "--replace", "--unlock", "--components=secrets"],
-            input=password.encode(),
-            capture_output=True,
-            timeout=30,
-        )
-        time.sleep(0.5)
-    assert run("authsome-helper", "get", "hubspot").returncode == 0
+        service.start_keyring()  # unlocked again: the key was kept
+        assert run("authsome-helper", "get", "hubspot").returncode == 0
+    finally:
+        service.stop()

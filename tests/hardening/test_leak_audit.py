@@ -5,6 +5,10 @@ job: `get --show-secret`, `export`, the helpers' answers, the hook's exports), t
 log, every file under the home (the vault's ciphertext too) and the temporary
 directories, the child's environment and command line under `authsome run`, and
 /proc/*/cmdline of every process, sampled all along.
+
+Only what this run made is scanned: the secrets are drawn at run time (so no file that
+merely holds this test's source can match), the commands get a private TMPDIR, and of
+the system temp directory only the entries that appeared during the run are read.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets as random_secrets
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -27,11 +33,15 @@ from support.browser import LOG_ENV, browser_command
 from support.cli import tool
 from support.fixtures import free_port
 
-API_KEY = "sk-ant-LEAKAUDIT-9f8e7d6c5b4a39281706"
-CLIENT_SECRET = "leak-client-secret-4d3c2b1a0f9e8d7c"
-GIT_PASSWORD = "git-stored-password-8a7b6c5d4e3f"
-DOCKER_SECRET = "docker-stored-secret-1a2b3c4d5e6f"
-HELPER_TOKEN = "helper-stored-token-0f1e2d3c4b5a"
+# Drawn per run: a constant would also be found in any copy of this file.
+API_KEY = "sk-ant-" + random_secrets.token_hex(16)
+CLIENT_SECRET = "leak-client-" + random_secrets.token_hex(12)
+GIT_PASSWORD = "git-stored-" + random_secrets.token_hex(12)
+DOCKER_SECRET = "docker-stored-" + random_secrets.token_hex(12)
+HELPER_TOKEN = "helper-stored-" + random_secrets.token_hex(12)
+# New entries of the system temp dir that appear while the run goes on may also be other
+# programs' (other test runs on this machine): read their small files only.
+MAX_SCANNED_FILE = 1 << 20
 
 
 def forms(secret: str) -> set[str]:
@@ -69,8 +79,32 @@ class CmdlineSampler(threading.Thread):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_no_secret_leaks_anywhere(home, tmp_path, monkeypatch):
-    started = time.time()
+def entries(directory: Path) -> set[str]:
+    try:
+        return set(os.listdir(directory))
+    except OSError:
+        return set()
+
+
+def files_under(path: Path) -> list[Path]:
+    try:
+        if path.is_file():
+            return [path]
+        return [p for p in path.rglob("*") if p.is_file()]
+    except OSError:
+        return []
+
+
+def test_no_secret_leaks_anywhere(home, tmp_path, monkeypatch, request):
+    system_tmp = Path(tempfile.gettempdir())  # before TMPDIR changes below
+    temp_before = entries(system_tmp)
+    # Another checkout of the project changing in /tmp meanwhile is not a leak of ours.
+    checkout = Path(tempfile.mkdtemp(prefix="authsome-other-checkout-", dir=system_tmp))
+    request.addfinalizer(lambda: shutil.rmtree(checkout, ignore_errors=True))
+    (checkout / "test_leak_audit.py").write_bytes(Path(__file__).read_bytes())
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))  # the commands' temp files land here
     port = free_port()
     monkeypatch.setenv("AUTHSOME_CALLBACK_PORT", str(port))
     monkeypatch.setenv("BROWSER", browser_command())
@@ -204,22 +238,24 @@ def test_no_secret_leaks_anywhere(home, tmp_path, monkeypatch):
         s for s in oauth_secrets if len(s) >= 16
     }
     assert len(secrets) >= 8  # api key, client secret, access and refresh tokens, code, ...
-    # files: the home (vault ciphertext included), the test's temp dir (but the browser
-    # stand-in's own log of the URLs it visited), and new files in the system temp dir
+    # files: the home (vault ciphertext included), the test's temp dir with the commands'
+    # TMPDIR (but the browser stand-in's own log of the URLs it visited), and the entries
+    # of the system temp dir that appeared during the run
     files = [p for p in home.rglob("*") if p.is_file()]
     files += [
         p
         for p in tmp_path.rglob("*")
         if p.is_file() and p.name != "browser.log" and home not in p.parents
     ]
-    for p in Path(tempfile.gettempdir()).glob("*"):
-        if p.name.startswith("pytest-of-"):
+    for name in sorted(entries(system_tmp) - temp_before):
+        if name.startswith("pytest-of-"):
             continue  # pytest's own temp trees (this test's is scanned above)
-        try:
-            if p.stat().st_mtime >= started and p.stat().st_uid == os.getuid():
-                files += [p] if p.is_file() else [q for q in p.rglob("*") if q.is_file()]
-        except OSError:
-            pass
+        for p in files_under(system_tmp / name):
+            try:
+                if p.stat().st_size <= MAX_SCANNED_FILE:
+                    files.append(p)
+            except OSError:
+                pass
     for p in files:
         if p.name == "browser.log":
             continue
@@ -227,6 +263,7 @@ def test_no_secret_leaks_anywhere(home, tmp_path, monkeypatch):
             observed.append((f"file {p}", p.read_bytes().decode("latin-1")))
         except OSError:
             pass
+    assert checkout / "test_leak_audit.py" in files  # the scan did read what appeared
     observed += [("a process command line", c.decode("latin-1")) for c in sampler.seen]
     leaks = [
         (what, secret[:6] + "...")

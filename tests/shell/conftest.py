@@ -32,6 +32,14 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else shutil.which(name) or name
 
 
+def shell_path(shell: str) -> str:
+    """The shell's executable, or skip the test: zsh and fish are optional on a dev box."""
+    path = shutil.which(shell)
+    if path is None:
+        pytest.skip(f"{shell} is not installed (scripts/test installs it on Debian as root)")
+    return path
+
+
 SHELLS = ("bash", "zsh", "fish")
 MARK = "<<PRMPT>>"  # never typed: the echo of a command cannot fake a prompt
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
@@ -237,8 +245,7 @@ def session(tmp_path, home):
     counter = iter(range(1000))
 
     def make(shell: str, cwd: Path | None = None, **options) -> Session:
-        if shutil.which(shell) is None:
-            pytest.skip(f"{shell} is not installed")
+        shell_path(shell)
         env = dict(os.environ)
         env["PATH"] = f"{Path(tool('authsome')).parent}:{env.get('PATH', '')}"
         s = Session(shell, tmp_path / f"sh{next(counter)}", cwd or tmp_path, env, **options)

@@ -9,7 +9,7 @@ import pytest
 
 from authsome.shell import approval, dialect, project, watch, worker
 
-from .conftest import forge_approval, write_project
+from .conftest import forge_approval, shell_path, write_project
 
 HOSTILE = [
     "plain",
@@ -147,10 +147,10 @@ def _eval_in(shell: str, code: str, name: str, cwd) -> bytes:
     """Eval the worker's kind of code in a real shell; the variable's bytes."""
     if shell == "fish":
         script = f"{code}\nprintf '%s' ${name}"
-        argv = ["fish", "--no-config", "-c", script]
+        argv = [shell_path("fish"), "--no-config", "-c", script]
     elif shell == "zsh":
         script = f'setopt rc_quotes\neval "$CODE"\nprintf %s "${name}"'
-        argv = ["zsh", "-f", "-c", script]
+        argv = [shell_path("zsh"), "-f", "-c", script]
     else:
         script = f'eval "$CODE"\nprintf %s "${name}"'
         argv = ["bash", "--norc", "-c", script]
@@ -175,10 +175,10 @@ def test_lists_round_trip(shell, tmp_path):
     code = d.assign_list("W", values)
     if shell == "fish":
         script = f"{code}\nprintf '%s\\0' $W"
-        argv = ["fish", "--no-config", "-c", script]
+        argv = [shell_path("fish"), "--no-config", "-c", script]
     else:
         script = 'eval "$CODE"\nprintf "%s\\0" "${W[@]}"'
-        argv = [shell, "-f" if shell == "zsh" else "--norc", "-c", script]
+        argv = [shell_path(shell), "-f" if shell == "zsh" else "--norc", "-c", script]
     out = subprocess.run(argv, capture_output=True, env=dict(os.environ, CODE=code), check=True)
     assert out.stdout.split(b"\0")[:-1] == [v.encode() for v in values]
 
