@@ -401,10 +401,21 @@ class CredentialService:
         return True, None
 
     def list(self) -> list[ConnectionSummary]:
+        """Every readable connection; a record that does not open (a junk row written into
+        a shared vault) is skipped and named in `self.unreadable`, not fatal to the rest."""
+        from authsome.vault.vault import RecordUnreadable
+
         out = []
+        self.unreadable: list[str] = []
         for name in self.vault.names(CONNECTIONS):
-            provider, connection = parse_slot(name)
-            record = self.vault.get(CONNECTIONS, name)
+            try:
+                provider, connection = parse_slot(name)
+                record = self.vault.get(CONNECTIONS, name)
+                if record is not None and not isinstance(record, dict):
+                    raise RecordUnreadable(f"the record {CONNECTIONS}/{name} is not an object")
+            except (RecordUnreadable, ValueError) as exc:
+                self.unreadable.append(str(exc))
+                continue
             if record is None:
                 continue
             out.append(

@@ -172,8 +172,8 @@ def test_a_waiter_gives_up_after_the_lock_wait_with_one_line(vault_url, monkeypa
     try:
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setattr(postgres, "LOCK_WAIT", "1s")
-        settings = postgres.LOCK_SESSION_SETTINGS.replace("'120s'", "'1s'")
-        monkeypatch.setattr(postgres, "LOCK_SESSION_SETTINGS", settings)
+        settings = postgres.LOCK_WAITS.replace("'120s'", "'1s'")
+        monkeypatch.setattr(postgres, "LOCK_WAITS", settings)
         start = time.monotonic()
         with pytest.raises(TimedOut) as err, Vault().lock("connections", "x:default"):
             pass

@@ -34,6 +34,8 @@ def collect(connected_only: bool = False) -> list[dict]:
     except VaultUnavailable as exc:
         output.warn(f"connections not shown: {exc}")
         summaries = []
+    for problem in getattr(service, "unreadable", ()):
+        output.warn(f"skipped: {problem}")
     by_provider: dict[str, list[dict]] = {}
     for s in summaries:
         by_provider.setdefault(s.provider, []).append(

@@ -21,6 +21,10 @@ from authsome.vault.crypto import b64decode, b64encode
 
 KEYRING_SERVICE = "authsome"
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+# The scrypt costs a vault header may name. The header is not authenticated before the
+# key is derived, and a shared vault's header is writable by anyone with the database
+# role: `p=400` made every `get` take 25 s. Only these (at most 64 MiB, well under 1 s).
+ACCEPTED_SCRYPT = {(2**14, 8, 1), (2**15, 8, 1), (2**16, 8, 1)}
 KEY_FILE = "master.key"
 
 
@@ -37,6 +41,30 @@ def _decode_key(text: str, where: str) -> bytes:
     if len(key) != 32:
         raise VaultUnavailable(f"{where} must be the base64 encoding of 32 random bytes")
     return key
+
+
+def check_kdf(kdf: object) -> tuple[bytes, dict] | None:
+    """(salt, params) of a header's `kdf` field, None when absent; ValueError naming the
+    field when it is malformed or asks for costs outside ACCEPTED_SCRYPT."""
+    if kdf is None:
+        return None
+    if not isinstance(kdf, dict):
+        raise ValueError("kdf is not an object")
+    if kdf.get("name", "scrypt") != "scrypt":
+        raise ValueError("kdf.name is not scrypt")
+    salt_text = kdf.get("salt")
+    try:
+        salt = b64decode(salt_text, validate=True) if isinstance(salt_text, str) else b""
+    except (binascii.Error, ValueError):
+        salt = b""
+    if not 16 <= len(salt) <= 64:
+        raise ValueError("kdf.salt is not 16-64 bytes of base64")
+    params = {k: kdf.get(k) for k in ("n", "r", "p")}
+    if any(type(v) is not int for v in params.values()):
+        raise ValueError("kdf.n, kdf.r and kdf.p must be integers")
+    if (params["n"], params["r"], params["p"]) not in ACCEPTED_SCRYPT:
+        raise ValueError("kdf parameters outside the accepted scrypt costs")
+    return salt, params
 
 
 def passphrase_key(passphrase: str, salt: bytes, params: dict | None = None) -> bytes:

@@ -33,14 +33,21 @@ SCHEMA = "authsome"  # the tables live in this schema (spelled out in the SQL)
 SCHEMA_VERSION = 1
 CONNECT_TIMEOUT = 5  # seconds; libpq's own connect timeout
 LOCK_WAIT = "120s"  # how long a waiter queues behind a live holder before giving up
-# Set on a session before its first lock (in the same round trip): server-side TCP
-# keepalive, so a vanished client's session (and its locks) ends in ~25 s, and a bound
-# on how long a waiter queues behind a live holder. Plain SETs, not the `options`
-# startup parameter, so poolers in session mode (pgbouncer) accept the connection.
-LOCK_SESSION_SETTINGS = (
-    f"SET lock_timeout = '{LOCK_WAIT}'; SET tcp_keepalives_idle = 10; "
-    "SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; "
+STATEMENT_WAIT = "5s"  # any other statement: a writer holding a table lock cannot hang us
+# Set on every session right after it connects (one round trip): a bound on every
+# statement and on every lock wait, so an `ACCESS EXCLUSIVE` lock on the records table
+# makes `authsome-helper get` answer vault_unavailable within seconds, not hang; and
+# server-side TCP keepalive, so a vanished client's session (and its locks) ends in
+# ~25 s. Plain SETs, not the `options` startup parameter, so poolers in session mode
+# (pgbouncer) accept the connection.
+SESSION_SETTINGS = (
+    f"SET statement_timeout = '{STATEMENT_WAIT}'; SET lock_timeout = '{STATEMENT_WAIT}'; "
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+    "SET tcp_keepalives_count = 3"
 )
+# Around an advisory lock, the waits that queueing behind a live holder needs.
+LOCK_WAITS = f"SET lock_timeout = '{LOCK_WAIT}'; SET statement_timeout = 0; "
+SHORT_WAITS = f"SET statement_timeout = '{STATEMENT_WAIT}'; SET lock_timeout = '{STATEMENT_WAIT}'"
 
 # version -> statements. Append new versions; never edit a released one.
 MIGRATIONS: dict[int, list[str]] = {
@@ -95,7 +102,6 @@ class PostgresBackend:
         self._conn = None
         self._ever_connected = False
         self._held = 0  # advisory locks held on the current session
-        self._tuned = None  # the session LOCK_SESSION_SETTINGS were applied to
         self._guard = threading.Lock()
         self._thread_locks: dict[int, threading.Lock] = {}
 
@@ -143,6 +149,11 @@ class PostgresBackend:
                 f"the shared vault at {self.where} has no authsome schema: "
                 "run `authsome vault init`"
             )
+        if isinstance(exc, (pgerrors.LockNotAvailable, pgerrors.QueryCanceled)) and not doing:
+            return VaultUnavailable(
+                f"the shared vault at {self.where} did not answer within {STATEMENT_WAIT} "
+                "(a table lock held by another session?)"
+            )
         if isinstance(exc, pgerrors.LockNotAvailable):
             return TimedOut(
                 f"waited {LOCK_WAIT} for {doing or 'a lock'} in the shared vault at "
@@ -174,6 +185,7 @@ class PostgresBackend:
             )
         try:
             conn = psycopg.connect(autocommit=True, **self._params())
+            conn.execute(SESSION_SETTINGS)
         except psycopg.Error as exc:
             raise self.error(exc) from None
         self._ever_connected = True
@@ -370,10 +382,10 @@ class AdvisoryLock:
             conn = b.connection()
             b._held += 1
             try:
-                conn.execute(self._statement(b, conn))
-                b._tuned = conn
+                conn.execute(self._statement())
             except BaseException:
                 b._held -= 1
+                _short_waits(conn)
                 raise
         except psycopg.Error as exc:
             local.release()
@@ -383,12 +395,13 @@ class AdvisoryLock:
             raise
         return self
 
-    def _statement(self, b: PostgresBackend, conn):
+    def _statement(self):
         from psycopg import sql
 
-        # The key is our own integer, as a literal: no parameters lets the SETs ride along.
-        lock = sql.SQL("SELECT pg_advisory_lock({})").format(sql.Literal(self.key))
-        return lock if b._tuned is conn else sql.SQL(LOCK_SESSION_SETTINGS) + lock
+        # The key is our own integer, as a literal: no parameters lets the SETs ride along
+        # (one round trip: long waits for the lock, then the short ones again).
+        lock = sql.SQL("SELECT pg_advisory_lock({}); ").format(sql.Literal(self.key))
+        return sql.SQL(LOCK_WAITS) + lock + sql.SQL(SHORT_WAITS)
 
     def __exit__(self, *exc: object) -> None:
         b = self.backend
@@ -401,3 +414,12 @@ class AdvisoryLock:
         finally:
             b._held -= 1
             b._thread_locks[self.key].release()
+
+
+def _short_waits(conn) -> None:
+    """After a failed lock statement (its trailing SETs did not run), if the session lives."""
+    try:
+        if not conn.closed:
+            conn.execute(SHORT_WAITS)
+    except psycopg.Error:
+        pass

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 # a callable (vault, header, unwrap) -> data key that may answer from memory.
 unwrap_cache = None
 
+class RecordUnreadable(VaultUnavailable):
+    """One record does not open (the vault itself does): others may be read."""
+
+
 HEADER_KIND = "meta"
 HEADER_NAME = "header"
 
@@ -58,22 +62,27 @@ class Vault:
         raw = self.backend.read(HEADER_KIND, HEADER_NAME)
         if raw is None:
             return None
+        where = getattr(self.backend, "where", None) or paths.vault_dir(self.home)
         try:
             header = jsonlite.loads(raw)
+            if not isinstance(header, dict) or not isinstance(header.get("source", ""), str):
+                raise ValueError("not an object")
             crypto.b64decode(header["wrapped_key"], validate=True)
         except (ValueError, KeyError, TypeError):
-            where = getattr(self.backend, "where", None) or paths.vault_dir(self.home)
             raise VaultUnavailable(f"the vault header in {where} is corrupt")
+        try:
+            keys.check_kdf(header.get("kdf"))
+        except ValueError as exc:
+            raise VaultUnavailable(f"the vault header in {where} is corrupt: {exc}") from None
         self._header_cache = header
         return header
 
     def _wrapping_key(self, header: dict | None, create: bool) -> bytes | None:
         source = self.source
         if isinstance(source, keys.PassphraseKey):
-            kdf = (header or {}).get("kdf") or {}
-            if kdf.get("salt"):
-                salt = crypto.b64decode(kdf["salt"])
-                params = {k: kdf[k] for k in ("n", "r", "p")}
+            checked = keys.check_kdf((header or {}).get("kdf"))  # _header checked it
+            if checked is not None:
+                salt, params = checked
             else:
                 salt, params = os.urandom(16), dict(keys.SCRYPT)
                 self._pending_kdf = {"name": "scrypt", "salt": _b64(salt), **params}
@@ -143,8 +152,8 @@ class Vault:
             raise VaultUnavailable("the vault has records but no header; it cannot be opened")
         try:
             return jsonlite.loads(crypto.unseal(key, blob, crypto.record_aad(kind, name)))
-        except crypto.DecryptError:
-            raise VaultUnavailable(
+        except (crypto.DecryptError, ValueError):
+            raise RecordUnreadable(
                 f"the record {kind}/{name} does not decrypt (tampered, or moved from another slot)"
             ) from None
 
