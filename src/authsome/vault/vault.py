@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # a callable (vault, header, unwrap) -> data key that may answer from memory.
 unwrap_cache = None
 
+
 class RecordUnreadable(VaultUnavailable):
     """One record does not open (the vault itself does): others may be read."""
 
