@@ -196,6 +196,46 @@ def check_providers(home: str) -> list[Check]:
     return out
 
 
+def check_mcp_servers(home: str, summaries: list) -> list[Check]:
+    """Each MCP server with a connection: its metadata still resolves (RFC 9728, then
+    RFC 8414 / OIDC, with the same checks as a login), from the same authorization server."""
+    from authsome.errors import AuthsomeError
+    from authsome.providers import load_registry
+
+    registry = load_registry(home)
+    out = []
+    for name in sorted({s.provider for s in summaries}):
+        try:
+            provider = registry.get(name)
+        except AuthsomeError:
+            continue  # reported by check_providers
+        if provider.mcp is not None:
+            out.append(_mcp_check(name, provider.mcp.url, provider.mcp.issuer))
+    return out
+
+
+def _mcp_check(name: str, url: str, issuer: str | None) -> Check:
+    from authsome.errors import AuthsomeError
+    from authsome.oauth.http import make_client
+    from authsome.oauth.mcp_login import discover
+
+    try:
+        with make_client(timeout=10.0) as http:
+            found = discover(url, http)
+    except AuthsomeError as exc:
+        return Check(
+            f"mcp {name}", FAIL, f"{url}: {exc}", f"check the server, then `authsome login {name}`"
+        )
+    if issuer and found.server.issuer != issuer:
+        return Check(
+            f"mcp {name}",
+            WARN,
+            f"its authorization server moved from {issuer} to {found.server.issuer}",
+            f"authsome login {name} --force",
+        )
+    return Check(f"mcp {name}", OK, f"{url}: metadata resolves ({found.server.issuer})")
+
+
 def check_ca() -> list[Check]:
     """`authsome run` makes a name-constrained CA and a leaf per host: try both once."""
     try:
@@ -257,8 +297,7 @@ def check_hook() -> list[Check]:
 def run_checks(home: str | None = None) -> list[Check]:
     home = home or paths.home()
     checks = check_home(home) + check_key(home)
-    vault_checks, _ = check_vault(home)
+    vault_checks, summaries = check_vault(home)
     checks += check_shared_vault(home)
-    return (
-        checks + vault_checks + check_providers(home) + check_ca() + check_sandbox() + check_hook()
-    )
+    checks += vault_checks + check_providers(home) + check_mcp_servers(home, summaries)
+    return checks + check_ca() + check_sandbox() + check_hook()

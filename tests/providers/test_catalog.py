@@ -154,12 +154,15 @@ def test_definition_shape(name: str) -> None:
         assert oauth["supports_device_code"] == (oauth["device_authorization_url"] is not None)
         if defn["flow"] == "device_code":
             assert oauth["supports_device_code"]
+        # An MCP server's login discovers everything from mcp.url (tests/remote_mcp).
+        discovered = bool(defn.get("mcp"))
         if defn["flow"] == "dcr_pkce":
             assert oauth["supports_dcr"] and oauth["pkce"]
-            assert oauth["registration_url"] or oauth["metadata_url"]
+            assert oauth["registration_url"] or oauth["metadata_url"] or discovered
         if defn["flow"] in {"pkce", "dcr_pkce"}:
             # Discovery via metadata_url may supply the endpoints for DCR providers.
-            assert (oauth["authorization_url"] and oauth["token_url"]) or oauth["metadata_url"]
+            endpoints = oauth["authorization_url"] and oauth["token_url"]
+            assert endpoints or oauth["metadata_url"] or discovered
         assert set(defn["env"]) <= {"access_token", "refresh_token"}
         assert "access_token" in defn["env"]
 

@@ -141,3 +141,19 @@ def test_refresh_carries_the_resource(home, auth, mcp, reach, run):
     status, out, err = call(mcp)
     assert status == 0 and "result: echo: hi" in out, err
     assert set(mcp.audiences) == {mcp.url}
+
+
+def mcp_checks(run) -> list[dict]:
+    res = run("authsome", "doctor", "--json")
+    return [c for c in json.loads(res.stdout) if c["name"].startswith("mcp ")]
+
+
+def test_doctor_checks_the_metadata_still_resolves(home, auth, mcp, reach, run):
+    res = run("authsome", "login", "--mcp", mcp.url)
+    assert res.returncode == 0, res.stderr
+    (check,) = mcp_checks(run)
+    assert check["level"] == "ok" and auth.issuer in check["message"]
+    auth.metadata_at = set()  # the authorization server's metadata is gone
+    (check,) = mcp_checks(run)
+    assert check["level"] == "fail" and "publishes no metadata" in check["message"]
+    assert f"authsome login {NAME}" in check["fix"]
