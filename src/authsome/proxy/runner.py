@@ -71,28 +71,32 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
 
 
 class ProxyThread:
-    """The proxy's accept loop on a daemon thread, serving a pre-bound socket (ours on
-    127.0.0.1, or `sock` bound in the sandbox), and `extra` (socket, kind, port)
-    listeners of the sandbox ("direct" or "relay") on threads of their own."""
+    """The proxy's accept loop on a daemon thread. It listens on 127.0.0.1:0, bound
+    here, or (`bind=False`) on the sockets `listen` hands it later: the sandbox's,
+    bound inside its namespace; "direct" and "relay" listeners get threads of their own.
+    The thread starts at once either way: it loads the server's modules meanwhile."""
 
-    def __init__(
-        self,
-        make_server: Callable[[], object],
-        sock: socket.socket | None = None,
-        extra: Sequence[tuple[socket.socket, str, int]] = (),
-    ) -> None:
+    def __init__(self, make_server: Callable[[], object], bind: bool = True) -> None:
         self._make_server = make_server
-        if sock is None:
+        self._sock: socket.socket | None = None
+        self._extra: list[tuple[socket.socket, str, int]] = []
+        self._ready = threading.Event()
+        self.port = 0
+        if bind:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.bind(("127.0.0.1", 0))
             sock.listen(128)
-        self._sock = sock
-        self._extra = list(extra)
-        self.port: int = self._sock.getsockname()[1]
+            self.listen(sock)
         self._server = None
         self._lock = threading.Lock()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="authsome-proxy", daemon=True)
+
+    def listen(self, sock: socket.socket, extra: Sequence[tuple[socket.socket, str, int]] = ()):
+        """Serve `sock` (the HTTP proxy) and `extra` (socket, kind, port) listeners."""
+        self._sock, self._extra = sock, list(extra)
+        self.port = sock.getsockname()[1]
+        self._ready.set()
 
     def start(self) -> int:
         self._thread.start()
@@ -101,6 +105,7 @@ class ProxyThread:
     def _run(self) -> None:
         try:
             server = self._make_server()
+            self._ready.wait()
             with self._lock:
                 if self._stopping:
                     return
@@ -117,16 +122,19 @@ class ProxyThread:
         with self._lock:
             self._stopping = True
             server = self._server
+        self._ready.set()  # a thread still waiting for its sockets: there will be none
         if server is not None:
             server.close()  # type: ignore[attr-defined]
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes an accept() close() missed
-        except OSError:
-            pass
-        self._sock.close()
-        for sock, _, _ in self._extra:
+        for sock in [self._sock, *(s for s, _, _ in self._extra)]:
+            if sock is None:
+                continue
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes an accept() close() missed
+            except OSError:
+                pass
             sock.close()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
 
 def terminal_signals_child(pid: int) -> bool:
@@ -236,11 +244,15 @@ def run(
             found = _runnable(command[0])
             if found is not None or caught:
                 return found if found is not None else 128 + caught[0]
-            child, proxy = start_sandboxed(
-                command, routes, resolve or {}, sandbox, tmp, password, make_server,
+            # The proxy thread loads its modules while the sandbox starts. The fork
+            # below runs only pre-imported code in the child (netns.spawn), so a thread
+            # importing meanwhile cannot leave it a lock it needs.
+            proxy = ProxyThread(make_server, bind=False)
+            proxy.start()
+            child = start_sandboxed(
+                command, routes, resolve or {}, sandbox, tmp, password, proxy,
                 (ca_path, bundle_path, managed_vars),
             )  # fmt: skip
-            proxy.start()
         target[0] = child.pid
         for signum in caught:  # arrived while the child was starting
             os.kill(sandboxed_pid(child.pid) if sandbox else child.pid, signum)
@@ -253,9 +265,9 @@ def run(
             signal.signal(s, handler)
 
 
-def start_sandboxed(command, routes, resolve, options, tmp, password, make_server, trust):
-    """bwrap with CMD in the sandbox's namespaces; the proxy serving the listeners bound
-    there (not yet started). Raises SandboxUnavailable before CMD starts."""
+def start_sandboxed(command, routes, resolve, options, tmp, password, proxy, trust):
+    """bwrap with CMD in the sandbox's namespaces; `proxy` gets the listeners bound
+    there. Raises SandboxUnavailable before CMD starts."""
     from authsome import paths
 
     from . import sandbox
@@ -283,7 +295,8 @@ def start_sandboxed(command, routes, resolve, options, tmp, password, make_serve
     box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, hosts_path)
     child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners)
     extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
-    return child, ProxyThread(make_server, socks[0], extra)
+    proxy.listen(socks[0], extra)
+    return child
 
 
 def _runnable(name: str) -> int | None:
