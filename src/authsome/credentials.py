@@ -7,8 +7,8 @@ release. Providers that rotate refresh tokens break when two processes refresh a
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable
 
 import attrs
 
@@ -155,10 +155,25 @@ class EraseResult:
 
 
 class CredentialService:
-    def __init__(self, home: str | None = None, vault: Vault | None = None):
+    def __init__(
+        self,
+        home: str | None = None,
+        vault: Vault | None = None,
+        warn: Callable[[str], None] | None = None,
+    ):
         self.vault = vault or Vault(home)
         self.home = self.vault.home
         self._registry = None
+        # The service prints nothing: what it has to say is kept here and handed to
+        # `warn`, and the front end decides where it goes (never a `run` child's terminal
+        # unless the front end says so).
+        self.warnings: list[str] = []
+        self._on_warning = warn
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self._on_warning is not None:
+            self._on_warning(message)
 
     @property
     def registry(self):
@@ -231,10 +246,9 @@ class CredentialService:
             if not record.get("refresh_token"):
                 if usable(record, 0) and not forced:
                     # Still valid, only shorter than asked: better than failing the caller.
-                    print(
-                        f"authsome: warning: {provider} ({connection}) expires in "
-                        f"{int(record['expires_at'] - time.time())}s and has no refresh token",
-                        file=sys.stderr,
+                    self._warn(
+                        f"{provider} ({connection}) expires in "
+                        f"{int(record['expires_at'] - time.time())}s and has no refresh token"
                     )
                     return record
                 self._mark(record, "expired")
@@ -274,10 +288,7 @@ class CredentialService:
     def _keep_old(self, record: dict, why: str) -> dict:
         provider, connection = record["provider"], record["connection"]
         if usable(record, 0) and not record.get("rejected"):
-            print(
-                f"authsome: warning: {provider} ({connection}): {why}; using the current token",
-                file=sys.stderr,
-            )
+            self._warn(f"{provider} ({connection}): {why}; using the current token")
             return record
         raise AuthsomeError(f"{provider} ({connection}): {why}, and the current token has expired")
 

@@ -47,6 +47,11 @@ def guard(body: Callable[[], int], report: Callable[[AuthsomeError], None]) -> i
         return error.exit_code
 
 
+def warn(message: str) -> None:
+    """Where a front end run from a terminal puts the service's warnings: one line on stderr."""
+    sys.stderr.write(f"authsome: warning: {message}\n")
+
+
 def run(entry: str, argv: list[str] | None = None) -> int:
     """A console script's run: through the agent when one serves it, else here."""
     if argv is None:

@@ -24,6 +24,7 @@ def answer(
     min_ttl: float | Callable[[dict], float] = 60,
     *,
     missing_ok: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict | None:
     """The helper-protocol answer for a credential valid for `min_ttl` more seconds.
 
@@ -31,6 +32,8 @@ def answer(
     without the heavy machinery; anything else goes to the full `credentials` service,
     which refreshes or raises the precise error. With `missing_ok`, a connection that
     does not exist answers None instead of raising NotFound. Refused inside `run`.
+    The service's warnings (a token kept past a failed refresh) go to `warn`, the front
+    end's choice.
     """
     from authsome.errors import refuse_inside_run
 
@@ -41,7 +44,7 @@ def answer(
     from authsome.credentials import CredentialService
     from authsome.errors import NotFound
 
-    service = CredentialService()
+    service = CredentialService(warn=warn)
     try:
         if callable(min_ttl):
             min_ttl = min_ttl(service.record(provider, connection))

@@ -69,4 +69,4 @@ def install(ttl: float) -> None:
             _cache[key] = (data_key, now + ttl)
         return data_key
 
-    vault.unwrap_cache = cached_unwrap
+    vault.use_unwrap_cache(cached_unwrap)

@@ -27,11 +27,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from authsome.credentials import CredentialService
+    from authsome.entrypoints import warn
     from authsome.errors import refuse_inside_run
 
     refuse_inside_run("authsome export")
 
-    service = CredentialService()
+    service = CredentialService(warn=warn)
     variables: dict[str, str] = {}
     for name in args.names:
         variables.update(service.get(name, args.connection).env)

@@ -69,12 +69,13 @@ def view(record: dict, show_secret: bool) -> dict:
 
 def run(args) -> int:
     from authsome.credentials import CredentialService
+    from authsome.entrypoints import warn
 
     if args.show_secret or args.field in SECRET_FIELDS:
         from authsome.errors import refuse_inside_run
 
         refuse_inside_run(f"authsome get {'--show-secret' if args.show_secret else '--field'}")
-    service = CredentialService()
+    service = CredentialService(warn=warn)
     if args.field == "refresh_token":
         raise UsageError("refresh tokens are never printed")
     if args.field and args.field not in FIELDS:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from authsome.credentials import CredentialService
+from authsome.entrypoints import warn
 from authsome.errors import UsageError
 from authsome.oauth.tokens import TokenSet
 from authsome.protocol.helper import PROTOCOL, ok_response
@@ -46,7 +47,7 @@ def _provider(request: dict) -> str:
 
 
 def run(action: str, request: dict, connection: str, emit: Callable[[dict], None]) -> int:
-    service = CredentialService()
+    service = CredentialService(warn=warn)
     if action == "refresh":
         emit(
             service.get(_provider(request), connection, request.get("min_ttl", 60), True).response()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from authsome.entrypoints import guard
+from authsome.entrypoints import guard, warn
 from authsome.errors import AuthsomeError
 from authsome.protocol import docker as proto
 
@@ -44,7 +44,7 @@ def get(data: bytes) -> bytes:
         from authsome.fastpath import answer
         from authsome.protocol.helper import answer_secret
 
-        got = answer(target["provider"], CONNECTION, MIN_TTL, missing_ok=True)
+        got = answer(target["provider"], CONNECTION, MIN_TTL, missing_ok=True, warn=warn)
         if got is not None:
             return proto.format_credentials(url, target["username"], answer_secret(got))
     entry = _vault().get(KIND, proto.entry_name(url))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from authsome.entrypoints import guard
+from authsome.entrypoints import guard, warn
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import git as proto
 from authsome.protocol.argv import split_connection
@@ -57,7 +57,7 @@ def handle(action: str, request: dict, connection: str) -> proto.Fields:
             from authsome.fastpath import answer
             from authsome.protocol.helper import answer_expiry, answer_secret
 
-            got = answer(provider, connection, MIN_TTL, missing_ok=True)
+            got = answer(provider, connection, MIN_TTL, missing_ok=True, warn=warn)
             if got is not None:
                 return proto.token_answer(
                     request,

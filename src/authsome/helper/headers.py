@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from authsome.entrypoints import guard
+from authsome.entrypoints import guard, warn
 from authsome.errors import AuthsomeError
 from authsome.protocol import bazel as proto
 
@@ -48,7 +48,7 @@ def serve(provider: str | None, connection: str, request: dict) -> int:
         from authsome.fastpath import answer
 
         # No connection: no credentials for this URI, the tool goes on without them.
-        got = answer(provider, connection, request.get("min_ttl", 60), missing_ok=True)
+        got = answer(provider, connection, request.get("min_ttl", 60), missing_ok=True, warn=warn)
         # A key that goes only in a URL query (api_key.query_param) has no header to
         # give: `{}`, as for a URI without credentials (the query is the tool's own).
         if got is not None and got["headers"]:

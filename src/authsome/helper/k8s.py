@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from authsome.entrypoints import guard
+from authsome.entrypoints import guard, warn
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import k8s as proto
 
@@ -54,7 +54,7 @@ def serve(provider: str | None, connection: str, request: dict) -> int:
     from authsome.fastpath import answer
     from authsome.protocol.helper import answer_secret
 
-    got = answer(provider, connection, request.get("min_ttl", 60))
+    got = answer(provider, connection, request.get("min_ttl", 60), warn=warn)
     sys.stdout.buffer.write(
         proto.exec_credential(version, answer_secret(got), got.get("expires_at"))
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from authsome.entrypoints import guard
+from authsome.entrypoints import guard, warn
 from authsome.errors import AuthsomeError, UsageError
 from authsome.protocol import helper as proto
 from authsome.protocol.argv import split_connection
@@ -75,7 +75,7 @@ def dispatch(action: str, request: dict) -> int:
     if action == "get":
         from authsome.fastpath import answer
 
-        got = answer(_need_provider(request), connection, request.get("min_ttl", 60))
+        got = answer(_need_provider(request), connection, request.get("min_ttl", 60), warn=warn)
         if "missing_scopes" in got:
             _step_up(got)
         _emit(got)

@@ -67,8 +67,10 @@ class ServiceHeaders:
     def _service_now(self):
         if self._service is None:
             from authsome.credentials import CredentialService
+            from authsome.entrypoints import warn
 
-            self._service = CredentialService()
+            # As before: on `run`'s stderr, the terminal it shares with the child.
+            self._service = CredentialService(warn=warn)
         return self._service
 
     def _get(self, provider: str, connection: str, **kwargs):

@@ -73,7 +73,7 @@ def fetch(provider: str, connection: str) -> Token:
         margins.append(margin_for(record))
         return margins[-1]
 
-    got = answer(provider, connection, min_ttl)
+    got = answer(provider, connection, min_ttl, warn=lambda text: _say(f"warning: {text}"))
     return Token(answer_secret(got), answer_expiry(got), margins[-1])
 
 

@@ -19,9 +19,18 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on 
 if TYPE_CHECKING:
     from typing import Any
 
-# The warm agent (authsome.agent.keycache) sets this in its own process only:
-# a callable (vault, header, unwrap) -> data key that may answer from memory.
-unwrap_cache = None
+_unwrap_cache = None  # see use_unwrap_cache
+
+
+def use_unwrap_cache(cache: Any | None) -> None:
+    """Register this process's data-key cache, or remove it (None).
+
+    `cache(vault, header, unwrap) -> data key` may answer from memory instead of calling
+    `unwrap(header)`. Only the warm agent registers one (`agent.keycache.install`), in its
+    own process; every other process unwraps each time.
+    """
+    global _unwrap_cache
+    _unwrap_cache = cache
 
 
 class RecordUnreadable(VaultUnavailable):
@@ -122,8 +131,8 @@ class Vault:
                 if header is None:
                     self._data_key = self._create_header()
                     return self._data_key
-        if unwrap_cache is not None:
-            self._data_key = unwrap_cache(self, header, self._unwrap)
+        if _unwrap_cache is not None:
+            self._data_key = _unwrap_cache(self, header, self._unwrap)
         else:
             self._data_key = self._unwrap(header)
         return self._data_key
