@@ -40,7 +40,7 @@ def test_exec_credential_exact():
     ("uri", "expected"),
     [
         ("https://api.example.com/v2/x?q=1#f", ("https", "api.example.com", "/v2/x")),
-        ("HTTPS://User:pw@API.Example.com:443", ("https", "api.example.com", "/")),
+        ("HTTPS://API.Example.com.:443", ("https", "api.example.com", "/")),
         ("https://api.example.com:8443/", ("https", "api.example.com:8443", "/")),
         ("http://127.0.0.1:8080/a", ("http", "127.0.0.1:8080", "/a")),
     ],
@@ -50,7 +50,15 @@ def test_parse_uri(uri, expected):
 
 
 @pytest.mark.parametrize(
-    "request_", [{}, {"uri": 3}, {"uri": "api.example.com/x"}, {"uri": "https:///x"}]
+    "request_",
+    [
+        {},
+        {"uri": 3},
+        {"uri": "api.example.com/x"},
+        {"uri": "https:///x"},
+        {"uri": "HTTPS://User:pw@API.Example.com:443"},  # userinfo: refused (#14 item 6)
+        {"uri": "https://evil.test\\@api.example.com/x"},  # a WHATWG parser: evil.test
+    ],
 )
 def test_parse_uri_refuses(request_):
     with pytest.raises(bazel.HeadersRequestError):

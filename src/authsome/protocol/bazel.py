@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from authsome.errors import UsageError
+from authsome.protocol import urls
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
@@ -18,25 +19,18 @@ class HeadersRequestError(UsageError):
 
 
 def parse_uri(request: dict) -> tuple[str, str, str]:
-    """`uri` -> (scheme, host, path): host lower-cased, default port and userinfo dropped,
-    query and fragment ignored. Stdlib string work only: this is on the hot path."""
+    """`uri` -> (scheme, host[:port], path): read by the one URL rule (`urls.split_url`:
+    a URI with userinfo or a backslash, which browsers and this code could read as two
+    different hosts, is refused); host lower-cased, default port dropped, query and
+    fragment ignored. Stdlib string work only: this is on the hot path."""
     uri = request.get("uri")
     if not isinstance(uri, str) or not uri:
         raise HeadersRequestError("request needs a string field 'uri'")
-    scheme, sep, rest = uri.partition("://")
-    if not sep or not scheme:
-        raise HeadersRequestError("'uri' must be an absolute URL")
-    scheme = scheme.lower()
-    for stop in "?#":
-        rest = rest.split(stop, 1)[0]
-    authority, _, path = rest.partition("/")
-    host = authority.rpartition("@")[2].lower()
-    default = {"https": ":443", "http": ":80"}.get(scheme)
-    if default and host.endswith(default):
-        host = host[: -len(default)]
-    if not host:
-        raise HeadersRequestError("'uri' has no host")
-    return scheme, host, "/" + path
+    try:
+        url = urls.split_url(uri)
+    except urls.URLRefused as exc:
+        raise HeadersRequestError(f"'uri' refused: {exc}") from None
+    return url.scheme, urls.host_port(url.host, url.port, url.scheme), url.path
 
 
 def may_send_token(scheme: str, host: str) -> bool:

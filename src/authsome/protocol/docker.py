@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from authsome.errors import AuthsomeError
+from authsome.protocol import urls
 
 NAME = "docker-credential-authsome"
 ACTIONS = ("store", "get", "erase", "list", "version")
@@ -132,16 +133,17 @@ def format_version(version: str) -> bytes:
 
 
 def registry_host(server_url: str) -> str:
-    """The registry a server URL names: scheme and path dropped, lower case, default
-    port folded (`https://ghcr.io/v2/` -> `ghcr.io`)."""
-    rest = server_url.strip()
-    _, sep, tail = rest.partition("://")
-    if sep:
-        rest = tail
-    host = rest.split("/", 1)[0].lower()
-    if host.endswith(":443"):
-        host = host[:-4]
-    return host
+    """The registry a server URL names, by the one URL rule (`urls`): scheme and path
+    dropped, lower case, default port folded (`https://ghcr.io/v2/` -> `ghcr.io`).
+    "" when the rule refuses it (userinfo, a backslash, an odd host): no registry."""
+    text = server_url.strip()
+    try:
+        if "://" in text:
+            url = urls.split_url(text)
+            return urls.host_port(url.host, url.port, url.scheme)
+        return urls.normal_authority(text.split("/", 1)[0])
+    except urls.URLRefused:
+        return ""
 
 
 def provider_for_registry(providers: list[dict], server_url: str) -> dict | None:
@@ -155,6 +157,8 @@ def provider_for_registry(providers: list[dict], server_url: str) -> dict | None
     if sep and scheme.lower() != "https":
         return None
     want = registry_host(server_url)
+    if not want:
+        return None
     found = []
     for p in providers:
         for entry in p.get("docker_registries") or ():

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from authsome.errors import UsageError
+from authsome.protocol import urls
 
 Fields = list[tuple[str, str]]
 
@@ -87,12 +88,12 @@ def has_capability(request: dict, name: str) -> bool:
 # --- hosts answered with a provider's token ------------------------------------------
 
 
-def _norm_host(protocol: str, host: str) -> str:
-    host = host.lower()
-    default = {"https": ":443", "http": ":80"}.get(protocol)
-    if default and host.endswith(default):
-        host = host[: -len(default)]
-    return host
+def _norm_host(protocol: str, host: str) -> str | None:
+    """`host[:port]` by the one URL rule (`urls`); None if it refuses it."""
+    try:
+        return urls.normal_authority(host, protocol)
+    except urls.URLRefused:
+        return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -110,6 +111,8 @@ def provider_for_host(providers: Iterable[dict], protocol: str, host: str) -> di
     if protocol != "https" and not (protocol == "http" and _is_loopback(host)):
         return None
     want = _norm_host(protocol, host)
+    if want is None:  # userinfo, a backslash, an odd host: no provider's token
+        return None
     found = []
     for p in providers:
         for entry in p.get("git_hosts") or ():

@@ -88,3 +88,10 @@ def host_port(host: str, port: int, scheme: str = "https") -> str:
     """The authority as the matching rules take it: the scheme's default port left out."""
     name = f"[{host}]" if ":" in host else host
     return name if port in (0, DEFAULT_PORTS.get(scheme)) else f"{name}:{port}"
+
+
+def normal_authority(authority: str, scheme: str = "https") -> str:
+    """An authority as the matching rules compare it (lower case, no trailing dot, the
+    scheme's default port left out). URLRefused as `split_authority`."""
+    host, port = split_authority(authority)
+    return host_port(host, port, scheme)
