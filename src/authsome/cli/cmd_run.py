@@ -1,5 +1,5 @@
 """`authsome run [--only P,...] [--connection P=C] [--deny-unmatched] [--resolve H:P:A]
-[--sandbox | --no-sandbox] [--allow-host-port PORT] -- CMD`"""
+[--sandbox | --no-sandbox] [--allow-host-port PORT] [--lazy] -- CMD`"""
 
 from __future__ import annotations
 
@@ -53,6 +53,11 @@ def register(sub) -> None:
         default=[],
         metavar="PORT",
         help="with --sandbox: relay the host's 127.0.0.1:PORT into the sandbox (repeatable)",
+    )
+    p.add_argument(
+        "--lazy",
+        action="store_true",
+        help="start CMD even if a selected connection needs a new login (its requests fail)",
     )
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     p.set_defaults(func=run)
@@ -152,6 +157,25 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
     return routes, managed, warnings
 
 
+def check_logins(routes) -> None:
+    """SPEC §6.9: a selected connection that needs a new login stops the run (exit 5,
+    naming the login command) before CMD starts. Only a token that is not usable as it is
+    costs more than reading the vault: the service refreshes it, or says to log in."""
+    from authsome.fastpath import stored_connections
+    from authsome.records import usable
+
+    pairs = sorted({(r.provider, r.connection) for r in routes})
+    providers = {p for p, _ in pairs}
+    records = {(p, c): r for p, c, r in stored_connections(providers=providers)}
+    stale = [pair for pair in pairs if not usable(records.get(pair) or {}, 60)]
+    if stale:
+        from authsome.credentials import CredentialService
+
+        service = CredentialService()
+        for provider, connection in stale:
+            service.get(provider, connection)  # ReauthRequired names `authsome login ...`
+
+
 def runner_options(allow_ports: tuple[int, ...]):
     from authsome.proxy.runner import SandboxOptions
     from authsome.proxy.sandbox import find_bwrap
@@ -189,6 +213,8 @@ def run(args) -> int:
     routes, managed, warnings = plan_routes(only, picks)
     for warning in warnings:
         print(f"authsome run: {warning}", file=sys.stderr)
+    if not args.lazy:
+        check_logins(routes)
 
     # Audit lines are written off the proxy threads (a shared vault logs over the network),
     # in order and in batches, and all of them before we exit.
