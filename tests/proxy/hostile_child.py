@@ -233,4 +233,18 @@ if known.get("node"):
         [known["node"], "-e", script, url], capture_output=True, text=True, timeout=30
     )
     requests["node fetch"] = res.stdout + res.stderr
+if known.get("java"):  # Java's HttpClient: no proxy variables, its own trust store
+    import tempfile
+
+    source = os.path.join(tempfile.mkdtemp(), "Fetch.java")
+    with open(source, "w") as f:
+        f.write(
+            "import java.net.URI; import java.net.http.*;\n"
+            "public class Fetch { public static void main(String[] a) throws Exception {\n"
+            "  var r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(a[0]))"
+            ".build(), HttpResponse.BodyHandlers.ofString());\n"
+            "  System.out.println(r.body()); } }\n"
+        )
+    res = subprocess.run([known["java"], source, url], capture_output=True, text=True, timeout=120)
+    requests["java HttpClient"] = res.stdout + res.stderr
 print(json.dumps({"attempts": attempts, "requests": requests, "everything": everything}))

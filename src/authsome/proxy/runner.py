@@ -241,7 +241,9 @@ def run(
                 print(f"authsome run: {command[0]}: permission denied", file=sys.stderr)
                 return 126
         else:
-            found = _runnable(command[0])
+            from .sandboxed import runnable, start_sandboxed
+
+            found = runnable(command[0])
             if found is not None or caught:
                 return found if found is not None else 128 + caught[0]
             # The proxy thread loads its modules while the sandbox starts. The fork
@@ -249,8 +251,9 @@ def run(
             # importing meanwhile cannot leave it a lock it needs.
             proxy = ProxyThread(make_server, bind=False)
             proxy.start()
+            url = f"http://{PROXY_USER}:{password}@127.0.0.1:{{port}}"
             child = start_sandboxed(
-                command, routes, resolve or {}, sandbox, tmp, password, proxy,
+                command, routes, resolve or {}, sandbox, tmp, url, proxy,
                 (ca_path, bundle_path, managed_vars),
             )  # fmt: skip
         target[0] = child.pid
@@ -263,65 +266,3 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-def start_sandboxed(command, routes, resolve, options, tmp, password, proxy, trust):
-    """bwrap with CMD in the sandbox's namespaces; `proxy` gets the listeners bound
-    there. Raises SandboxUnavailable before CMD starts."""
-    from authsome import paths
-
-    from . import sandbox
-    from .http11 import authority
-    from .netns import spawn
-
-    bwrap = sandbox.find_bwrap()
-    intercepted = [(h, p) for (h, p) in resolve if routes.intercepts(authority(h, p))]
-    listeners, proxy_port = sandbox.listeners((p for _, p in intercepted), options.allow_host_ports)
-    names = [n for n in routes.names() if not n.startswith(".") and not _is_ip(n)]
-    names += [h for h, _ in intercepted if h not in names and not _is_ip(h)]
-    hosts_path = os.path.join(tmp, "hosts")
-    try:
-        with open("/etc/hosts") as f:
-            real_hosts = f.read()
-    except OSError:
-        real_hosts = "127.0.0.1 localhost\n::1 localhost\n"
-    _write_private(hosts_path, sandbox.hosts_file(real_hosts, names).encode(), 0o644)
-    url = f"http://{PROXY_USER}:{password}@127.0.0.1:{proxy_port}"
-    ca_path, bundle_path, managed_vars = trust
-    env = child_env(os.environ, url, ca_path, bundle_path, managed_vars)
-    for name in sandbox.UNSET:
-        env.pop(name, None)
-    dirs, files = sandbox.hidden(os.environ, paths.home())
-    box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, hosts_path)
-    child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners)
-    extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
-    proxy.listen(socks[0], extra)
-    return child
-
-
-def _runnable(name: str) -> int | None:
-    """127 or 126 as a shell would give, before the sandbox starts (bwrap says 1)."""
-    path = shutil.which(name) if os.sep not in name else name
-    if path is None or not os.path.exists(path):
-        print(f"authsome run: {name}: command not found", file=sys.stderr)
-        return 127
-    if not os.access(path, os.X_OK) or os.path.isdir(path):
-        print(f"authsome run: {name}: permission denied", file=sys.stderr)
-        return 126
-    return None
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _write_private(path: str, data: bytes, mode: int = 0o600) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)

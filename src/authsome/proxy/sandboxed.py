@@ -1,0 +1,90 @@
+"""Starting CMD in the sandbox (SPEC §6.11): the files it gets (a hosts file pointing
+the API hosts at the proxy, a Java trust store), its environment, the listeners bound
+in its network namespace and handed to the proxy. The boundary itself is sandbox.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from authsome import paths
+
+from . import sandbox
+from .childenv import child_env
+from .http11 import authority
+from .netns import spawn
+
+
+def start_sandboxed(command, routes, resolve, options, tmp, url, proxy, trust):
+    """bwrap with CMD in the sandbox's namespaces; `proxy` gets the listeners bound
+    there. `url` is the proxy URL with a {port} to fill. Raises SandboxUnavailable
+    before CMD starts."""
+
+    bwrap = sandbox.find_bwrap()
+    intercepted = [(h, p) for (h, p) in resolve if routes.intercepts(authority(h, p))]
+    listeners, proxy_port = sandbox.listeners((p for _, p in intercepted), options.allow_host_ports)
+    names = [n for n in routes.names() if not n.startswith(".") and not _is_ip(n)]
+    names += [h for h, _ in intercepted if h not in names and not _is_ip(h)]
+    hosts_path = os.path.join(tmp, "hosts")
+    try:
+        with open("/etc/hosts") as f:
+            real_hosts = f.read()
+    except OSError:
+        real_hosts = "127.0.0.1 localhost\n::1 localhost\n"
+    _write_private(hosts_path, sandbox.hosts_file(real_hosts, names).encode(), 0o644)
+    ca_path, bundle_path, managed_vars = trust
+    env = child_env(os.environ, url.format(port=proxy_port), ca_path, bundle_path, managed_vars)
+    for name in sandbox.UNSET:
+        env.pop(name, None)
+    # Java ignores the proxy variables: it reaches the API hosts through the direct
+    # listener, and needs the run's CA for that (its only road out in the sandbox).
+    store = os.path.join(tmp, "java-truststore.p12")
+    _write_private(store, java_truststore(ca_path), 0o644)
+    java = f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStoreType=PKCS12"
+    env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), java]))
+    dirs, files = sandbox.hidden(os.environ, paths.home())
+    box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, hosts_path)
+    child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners)
+    extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
+    proxy.listen(socks[0], extra)
+    return child
+
+
+def runnable(name: str) -> int | None:
+    """127 or 126 as a shell would give, before the sandbox starts (bwrap says 1)."""
+    path = shutil.which(name) if os.sep not in name else name
+    if path is None or not os.path.exists(path):
+        print(f"authsome run: {name}: command not found", file=sys.stderr)
+        return 127
+    if not os.access(path, os.X_OK) or os.path.isdir(path):
+        print(f"authsome run: {name}: permission denied", file=sys.stderr)
+        return 126
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_private(path: str, data: bytes, mode: int = 0o600) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def java_truststore(ca_path: str) -> bytes:
+    """A password-less PKCS12 trust store holding the run's CA (Java 11.0.12+ reads it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+
+    with open(ca_path, "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    entry = pkcs12.PKCS12Certificate(ca, b"authsome-run")
+    return pkcs12.serialize_java_truststore([entry], NoEncryption())
