@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,34 @@ def mode(request) -> list[str]:
             pytest.skip("--sandbox needs Linux and bubblewrap (.ci/run installs it)")
         return ["--sandbox"]
     return []
+
+
+@pytest.fixture(params=["in-process", "agent"])
+def run_mode(request, vault, monkeypatch):
+    """`authsome run` both ways: in-process (AUTHSOME_AGENT=0), and through the warm
+    agent, whose fork holds the run's proxy while this client starts the child
+    (authsome.agent.runs); the agent must really have served the runs."""
+    if request.param == "in-process":
+        yield request.param
+        return
+    if "mode" in request.fixturenames and request.getfixturevalue("mode"):
+        pytest.skip("the agent declines a sandboxed run: the in-process one is the test")
+    from authsome.agent import client
+
+    short = tempfile.mkdtemp(prefix="rm", dir="/tmp")  # AF_UNIX paths are short
+    home = os.path.join(short, "h")
+    os.symlink(vault, home)
+    monkeypatch.setenv("AUTHSOME_HOME", home)
+    monkeypatch.setenv("AUTHSOME_AGENT", "1")
+    subprocess.run([tool("authsome-helper"), "version"], capture_output=True, timeout=30)
+    deadline = time.monotonic() + 30
+    while (info := client.control(home, "status")) is None:
+        assert time.monotonic() < deadline, "no agent came up"
+        time.sleep(0.05)
+    try:
+        yield request.param
+        served = int(client.control(home, "status")["served"]) - int(info["served"])
+        assert served > 0, "the runs did not go through the agent"
+    finally:
+        client.control(home, "stop")
+        shutil.rmtree(short, ignore_errors=True)

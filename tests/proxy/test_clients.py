@@ -18,6 +18,9 @@ from proxy.conftest import (
 )
 from proxy.upstream import Upstream
 
+# Each test twice: run in-process and through the warm agent (proxy.conftest.run_mode).
+pytestmark = pytest.mark.usefixtures("run_mode")
+
 PY = sys.executable
 # Each client sends the placeholder it finds in its environment as its own Authorization.
 CLIENTS = {

@@ -10,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 from proxy.conftest import API_HOST, TOKEN, authsome_run
 from support.cli import tool
+
+# Each test twice: run in-process and through the warm agent (proxy.conftest.run_mode).
+pytestmark = pytest.mark.usefixtures("run_mode")
 
 PY = sys.executable
 
@@ -25,7 +29,8 @@ for root in (tmpdir, os.environ["TMPDIR"], os.environ["AUTHSOME_HOME"]):
     for d, _, names in os.walk(root):
         for n in names:
             p = os.path.join(d, n)
-            files[p] = open(p, "rb").read().decode("latin-1")
+            if os.path.isfile(p):  # not the warm agent's socket
+                files[p] = open(p, "rb").read().decode("latin-1")
 cmdlines = [open(f"/proc/{pid}/cmdline", "rb").read().decode("latin-1")
             for pid in (os.getpid(), os.getppid())]
 print(json.dumps({"env": dict(os.environ), "tmpdir": tmpdir, "files": files,

@@ -102,3 +102,57 @@ def test_agent_memory_is_closed_to_the_same_user(ordinary_user, user_home):
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.communicate(timeout=30)
+
+
+def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_home):
+    """The thin client (it had the key in its environment) and the run's own process,
+    forked from the agent, are both non-dumpable."""
+    user = ordinary_user
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = _env(user, user_home, AUTHSOME_MASTER_KEY=key, AUTHSOME_AGENT="1")
+    env["AUTHSOME_AGENT_TIMEOUT"] = "60"
+    (user_home / "a").mkdir(mode=0o700)
+    os.chown(user_home / "a", user.uid, user.gid)
+    sock = user_home / "a" / "agent" / "agent.sock"
+    agent = user.popen([user.python, "-m", "authsome.agent"], env, stdout=-1, stderr=-1)
+    ready = user_home / "ready"
+    run = None
+    try:
+        _wait_for(sock.exists)
+        status = "from authsome.agent import client; import sys; "
+        status += "sys.exit(client.control(sys.argv[1], 'status') is None)"
+        ask = [user.python, "-c", status, env["AUTHSOME_HOME"]]
+        _wait_for(lambda: user.run(ask, env).returncode == 0)  # it listens
+        run = user.popen(
+            ["authsome", "run", "--", "sh", "-c", f"touch {ready}; exec sleep 60"],
+            env, stdout=-1, stderr=-1,
+        )  # fmt: skip
+        _wait_for(ready.exists)
+        forked = _children(agent.pid)
+        assert len(forked) == 1  # the run went through the agent
+        closed = {"environ": "PermissionError", "maps": "PermissionError",
+                  "mem": "PermissionError"}  # fmt: skip
+        assert _peek(user, env, run.pid) == closed
+        assert _peek(user, env, forked[0]) == closed
+        if os.getuid() == 0:
+            environ = Path(f"/proc/{run.pid}/environ").read_bytes()
+            assert b"AUTHSOME_MASTER_KEY=" in environ and key.encode() not in environ
+    finally:
+        if run is not None:
+            run.send_signal(signal.SIGTERM)
+            run.communicate(timeout=30)
+        agent.send_signal(signal.SIGTERM)
+        agent.communicate(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            out.append(int(name))
+    return out

@@ -23,6 +23,7 @@ ENTRIES = {
     "git": "git-credential-authsome",
     "docker": "docker-credential-authsome",
     "cli": "authsome",
+    "run": "authsome",  # `authsome run`: see authsome.agent.runs
 }
 CONNECT_TIMEOUT = 2.0  # connecting, sending and the agent's accept; a run has no limit
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the NUL

@@ -7,7 +7,8 @@ files and vault records are read afresh on every run; only imports and unwrapped
 keys (`keycache`) stay warm. Requests are serialized because a run owns the process's
 globals (os.environ, cwd, sys.stdout). Only the owner's uid is served (SO_PEERCRED).
 The agent exits after AUTHSOME_AGENT_TIMEOUT idle seconds (default 600), when its own
-code changes on disk, or when its socket is gone.
+code changes on disk, or when its socket is gone. `authsome run` is not served in the
+agent itself: each run gets a process forked from it (authsome.agent.runs).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ DEFAULT_TIMEOUT = 600.0
 IO_TIMEOUT = 2.0  # reading a request; a client that stalls is dropped
 SEND_TIMEOUT = 10.0
 CHECK_EVERY = 30.0  # how often an idle agent checks that its socket still exists
-MAINS = MODULES  # entry name -> the module whose main(argv) runs it
+# entry name -> the module whose main(argv) runs it; "run" in a process of its own (runs)
+MAINS = {**MODULES, "run": "authsome.cli.main"}
 WARM = (
     *MAINS.values(),
     "authsome.helper.k8s",
@@ -47,6 +49,16 @@ WARM = (
     "traceback",
     "secretstorage",
     "keyring",
+    # `authsome run`: what a run's process needs before and after its child starts
+    "authsome.agent.runs",
+    "authsome.cli.cmd_run",
+    "authsome.proxy.runner",
+    "authsome.proxy.server",
+    "authsome.proxy.upstream",
+    "authsome.proxy.tokens",
+    "authsome.oauth.tls",
+    "authsome.procguard",
+    "tempfile",
 )
 
 
@@ -117,11 +129,11 @@ def _exit_status(status: object) -> int:
     return 1
 
 
-def run(req: Request) -> tuple[int, list[bytes]]:
+def run(req: Request, chunks: list[bytes] | None = None) -> tuple[int, list[bytes]]:
     """Run the request's entry point as its own process would; (exit code, output chunks)."""
     import importlib
 
-    chunks: list[bytes] = []
+    chunks = [] if chunks is None else chunks
     saved = (dict(os.environb), sys.stdin, sys.stdout, sys.stderr, sys.argv, os.umask(req.umask))
     try:
         os.environb.clear()
@@ -189,6 +201,8 @@ class Agent:
         self.served = 0
         self.fingerprint = client.fingerprint()
         self.watch: CodeWatch | None = None
+        self.runs: set[int] = set()  # the processes of runs in progress (fork_run)
+        self.own_fds: list[int] = []  # listener and lock: not for a run's process
 
     def control(self, conn: socket.socket, command: bytes) -> bool:
         """status / stop; True to stop."""
@@ -231,6 +245,9 @@ class Agent:
         except OSError:
             os.chdir("/")
             return False  # the client gave up waiting: do not run it behind its back
+        if req.entry == "run":
+            self.fork_run(conn, req)
+            return False
         code, chunks = run(req)
         self.served += 1
         self.watch.note_new()
@@ -240,6 +257,27 @@ class Agent:
         except OSError:
             pass
         return False
+
+    def fork_run(self, conn: socket.socket, req: Request) -> None:
+        """`authsome run` in a process of its own, forked with every import warm."""
+        pid = os.fork()
+        if pid == 0:
+            from authsome.agent import runs
+
+            runs.serve(conn, req, self.own_fds)  # never returns
+        self.runs.add(pid)
+        self.served += 1
+        os.chdir("/")
+
+    def reap(self) -> None:
+        """Collect the runs that ended (each is our child)."""
+        for pid in list(self.runs):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.runs.discard(pid)
 
     def socket_is_ours(self, ino: int) -> bool:
         try:
@@ -277,6 +315,7 @@ class Agent:
         keycache.install(self.timeout)
         self.watch = CodeWatch()
         listener.listen(64)
+        self.own_fds = [listener.fileno(), lock_fd]
         last = time.monotonic()
         try:
             while True:
@@ -287,6 +326,7 @@ class Agent:
                 try:
                     conn, _ = listener.accept()
                 except TimeoutError:
+                    self.reap()
                     continue
                 with conn:
                     try:
@@ -294,6 +334,7 @@ class Agent:
                     except Exception:  # why: a broken client; the next is unaffected
                         stop = False
                 last = time.monotonic()
+                self.reap()
                 if stop:
                     return 0
         finally:

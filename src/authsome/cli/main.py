@@ -89,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             from authsome.agent.client import delegate
 
             delegate("cli")
+        elif argv[:1] == ["run"]:
+            # The warm agent holds the run's proxy; this process only starts the child.
+            from authsome.agent import runclient
+
+            status = runclient.run(argv)
+            if status is not None:
+                return status
     if argv and argv[0] == "_hook-env":
         # The shell hook's worker: straight there, without argparse or the other commands.
         from authsome.shell.worker import main as worker

@@ -23,14 +23,19 @@ from typing import NamedTuple
 
 from .ca import CertAuthority
 from .childenv import child_env, user_ca_files
+from .foreground import FORWARDED, FROM_TERMINAL, exit_status, terminal_signals_child
 from .netns import sandboxed_pid
 from .routes import RouteTable
 
 # The server's modules load in the proxy thread while the child starts: the listening
 # socket is bound here first, so early connections wait in its backlog.
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-FROM_TERMINAL = (signal.SIGINT, signal.SIGHUP)  # what a terminal sends its foreground group
+# Set only in a process the warm agent forked for one run (authsome.agent.runs): there
+# the client starts the child, and `handoff.start(command, env)` hands it over and
+# returns its exit status; `handoff.decline()` leaves a run the agent cannot hold (the
+# sandbox's bwrap must be the client's own child) to the client, in-process.
+handoff = None
+
 PROXY_USER = "authsome"
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
@@ -137,28 +142,6 @@ class ProxyThread:
             self._thread.join(5)
 
 
-def terminal_signals_child(pid: int) -> bool:
-    """Would a signal from our terminal (^C, a hangup) have reached `pid` as well? So it
-    does when we are the terminal's foreground process group and the child is in it."""
-    try:
-        if os.getpgid(pid) != os.getpgrp():
-            return False
-    except OSError:
-        return False
-    for fd in (0, 1, 2):
-        try:
-            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def exit_status(returncode: int) -> int:
-    """The shell's convention: a child killed by signal N gives 128+N."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
 class SandboxOptions(NamedTuple):
     allow_host_ports: tuple[int, ...] = ()
 
@@ -176,6 +159,8 @@ def run(
 ) -> int:
     """Run `command` under the proxy (in the sandbox if `sandbox`); returns the exit
     status to exit with. Raises SandboxUnavailable before CMD starts."""
+    if handoff is not None and sandbox is not None:
+        handoff.decline()
     if tls is None:
         from authsome.oauth.tls import ssl_context as tls
 
@@ -232,6 +217,8 @@ def run(
             proxy.start()
             if caught:
                 return 128 + caught[0]  # told to stop before the child existed
+            if handoff is not None:
+                return handoff.start(list(command), env)  # the client's child, its status
             try:
                 child = subprocess.Popen(list(command), env=env)
             except FileNotFoundError:

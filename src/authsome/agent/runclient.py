@@ -1,0 +1,78 @@
+"""`authsome run` as a thin client of the warm agent (see authsome.agent.runs).
+
+The agent's fork plans the run, mints its CA and holds its proxy; this process only
+starts the child with the environment it is given, forwards signals to it and reports
+its status, so the child's exec comes after a few milliseconds of Python instead of
+~100 (argparse, the vault, cryptography's x509, ssl, subprocess). Any doubt before the
+agent took the run (no agent, refused, --sandbox) returns None: the caller runs it
+in-process, as without an agent. Import-light: os, sys, _socket, _signal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from authsome.agent import client, wire
+from authsome.proxy import foreground
+
+
+def _write(output: bytes) -> None:
+    sys.stdout.flush()
+    client.write_chunks(wire.decode_fields(output))
+
+
+def run(argv: list[str]) -> int | None:
+    """Run `authsome run ARGS` (argv from "run" on) through the agent; its exit status,
+    or None when the agent does not hold it (nothing was started or printed)."""
+    if not client.enabled() or any(a.startswith(("-h", "--h")) for a in argv):
+        return None  # --help is laid out for our terminal's width, which the agent lacks
+    if os.environ.get("AUTHSOME_MASTER_KEY") or os.environ.get("AUTHSOME_PASSPHRASE"):
+        from authsome.procguard import guard_process
+
+        guard_process()  # the child must not read the key in our /proc/PID/environ
+    from authsome.paths import home
+
+    try:
+        sock = client.connect(home())
+    except Exception:  # why: any doubt: run in-process
+        return None
+    if sock is None:
+        return None
+    caught: list[int] = []
+    previous = foreground.catch(caught)
+    try:
+        status = _exchange(sock, argv, caught)
+    finally:
+        sock.close()
+        foreground.restore(previous)
+    if status is None and caught:
+        return 128 + caught[0]  # told to stop while asking: nothing started
+    return status
+
+
+def _exchange(sock, argv: list[str], caught: list[int]) -> int | None:
+    try:
+        sock.sendall(wire.frame(client.request_fields("run", argv, b"")))
+        if sock.recv(1) != wire.ACCEPTED:
+            return None
+        sock.settimeout(None)  # planning may read a shared vault over the network
+        reply = wire.read_frame(sock.recv)
+    except (OSError, ValueError):
+        return None  # nothing started: run it here
+    if reply[0] == b"exit":
+        _write(reply[2])
+        return int(reply[1])
+    if reply[0] != b"start":
+        return None  # b"local": a run only this process can hold (the sandbox)
+    _write(reply[1])
+    command = [os.fsdecode(a) for a in wire.decode_fields(reply[2])]
+    env = dict(e.split(b"=", 1) for e in wire.decode_fields(reply[3]))
+    status = foreground.run_child(command, env, caught)
+    try:
+        sock.sendall(wire.frame([b"exited", str(status).encode()]))
+        final = wire.read_frame(sock.recv)  # the proxy stopped, the audit written
+    except (OSError, ValueError):
+        return status  # the run's process died: the child's status is all there is
+    _write(final[2])
+    return int(final[1])

@@ -1,0 +1,180 @@
+"""`authsome run` through the warm agent: the client reaches the child's exec with little
+Python, and each run keeps its own proxy process, CA, credential and port.
+
+(Every run behaviour — clients, audit, environment, trust files, exit codes, signals,
+cleanup — is tested in both modes by test_clients.py and test_lifecycle.py.)"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from proxy.conftest import API_HOST, authsome_run
+from support.cli import tool
+
+PY = sys.executable
+AGENT = pytest.mark.parametrize("run_mode", ["agent"], indirect=True)
+
+# The console script, and the modules it imported by the end (atexit: after the child).
+SCRIPT = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("MODULES " + " ".join(sys.modules) + "\\\\n"))
+sys.argv[0] = "authsome"
+from authsome.cli.main import main
+sys.exit(main())
+"""
+HEAVY = {
+    "argparse",
+    "cryptography",
+    "ssl",
+    "subprocess",
+    "threading",
+    "signal",
+    "authsome.proxy.runner",
+    "authsome.vault.vault",
+    "authsome.credentials",
+}
+
+
+@AGENT
+def test_run_through_the_agent_starts_the_child_with_little_python(run_mode):
+    res = subprocess.run(
+        [PY, "-c", SCRIPT, "run", "--", "sh", "-c", 'test -n "$HTTPS_PROXY" && exit 5'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 5, res.stderr
+    modules = set(res.stderr.rsplit("MODULES ", 1)[1].split())
+    assert "authsome.agent.runclient" in modules  # it went to the agent
+    assert modules & HEAVY == set()
+
+
+WAIT = r"""
+import os, sys, time
+print(os.environ["HTTPS_PROXY"], os.path.dirname(os.environ["SSL_CERT_FILE"]), flush=True)
+print(open(os.environ["NODE_EXTRA_CA_CERTS"]).read().replace("\n", "|"), flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+"""
+
+
+def connect_status(port: int, user: str, password: str) -> str:
+    """The status line a CONNECT with this proxy credential gets on this port."""
+    cred = base64.b64encode(f"{user}:{password}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(
+            f"CONNECT {API_HOST}:443 HTTP/1.1\r\nHost: {API_HOST}:443\r\n"
+            f"Proxy-Authorization: Basic {cred}\r\n\r\n".encode()
+        )
+        return s.makefile("rb").readline().decode().strip()
+
+
+def agent_children() -> list[int]:
+    """Live processes whose parent is the warm agent (the runs' own processes)."""
+    from authsome.agent import client
+
+    agent = int(client.control(os.environ["AUTHSOME_HOME"], "status")["pid"])
+    out = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if fields[1] == str(agent) and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+@AGENT
+def test_concurrent_runs_each_have_their_own_proxy_process_ca_and_credential(run_mode, tmp_path):
+    go = tmp_path / "go"
+    runs = [
+        subprocess.Popen(
+            [tool("authsome"), "run", "--", PY, "-c", WAIT, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        seen = []
+        for run in runs:
+            url, tmpdir = run.stdout.readline().split()
+            ca = run.stdout.readline()
+            seen.append((urlsplit(url), tmpdir, ca))
+        (a, a_dir, a_ca), (b, b_dir, b_ca) = seen
+        assert a.port != b.port and a.password != b.password and a_dir != b_dir
+        assert a_ca != b_ca and "BEGIN CERTIFICATE" in a_ca
+        assert len(agent_children()) == 2  # one process per run, beside the agent
+        # a run's credential opens its own proxy only
+        assert connect_status(a.port, a.username, a.password).startswith("HTTP/1.1 200")
+        assert connect_status(b.port, a.username, a.password).startswith("HTTP/1.1 407")
+        assert connect_status(a.port, b.username, b.password).startswith("HTTP/1.1 407")
+    finally:
+        go.touch()
+        for run in runs:
+            run.communicate(timeout=30)
+    assert [run.returncode for run in runs] == [0, 0]
+    assert not os.path.exists(a_dir) and not os.path.exists(b_dir)
+    deadline = time.monotonic() + 10
+    while agent_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert agent_children() == []  # each run's process ended with its run
+
+
+@AGENT
+def test_a_killed_client_ends_its_runs_process(run_mode, tmp_path):
+    run = subprocess.Popen(
+        [tool("authsome"), "run", "--", PY, "-c", WAIT, str(tmp_path / "never")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    tmpdir = run.stdout.readline().split()[1]
+    assert len(agent_children()) == 1
+    run.kill()
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while (agent_children() or os.path.exists(tmpdir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert agent_children() == [] and not os.path.exists(tmpdir)
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:  # the orphaned child
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(tmp_path / "never").encode() in f.read():
+                    os.kill(pid, 9)
+        except OSError:
+            pass
+
+
+@AGENT
+def test_errors_before_the_child_are_the_same_as_in_process(run_mode):
+    for args in (["--only", "nope", "--", "true"], [], ["--connection", "bad", "--", "true"]):
+        here = authsome_run(*args, env=dict(os.environ, AUTHSOME_AGENT="0"))
+        agent = authsome_run(*args)
+        assert (agent.returncode, agent.stdout, agent.stderr) == (
+            here.returncode,
+            here.stdout,
+            here.stderr,
+        ), args
+        assert agent.returncode in (2, 4) and "Traceback" not in agent.stderr
+
+
+@AGENT
+def test_a_sandboxed_run_is_left_to_the_client(run_mode):
+    """bwrap must be the client's own child: the agent declines, the client runs it."""
+    script = "echo inside=$AUTHSOME_RUN; ls /proc | grep -c '^[0-9]'"
+    here = authsome_run(
+        "--sandbox", "--", "sh", "-c", script, env=dict(os.environ, AUTHSOME_AGENT="0")
+    )
+    agent = authsome_run("--sandbox", "--", "sh", "-c", script)
+    assert (agent.returncode, agent.stdout) == (here.returncode, here.stdout), agent.stderr
