@@ -91,12 +91,11 @@ def mode(request) -> list[str]:
 def run_mode(request, vault, monkeypatch):
     """`authsome run` both ways: in-process (AUTHSOME_AGENT=0), and through the warm
     agent, whose fork holds the run's proxy while this client starts the child
-    (authsome.agent.runs); the agent must really have served the runs."""
+    (authsome.agent.runs); the agent must really have served the runs (a --sandbox run
+    it declines, and the client runs it in-process)."""
     if request.param == "in-process":
         yield request.param
         return
-    if "mode" in request.fixturenames and request.getfixturevalue("mode"):
-        pytest.skip("the agent declines a sandboxed run: the in-process one is the test")
     from authsome.agent import client
 
     short = tempfile.mkdtemp(prefix="rm", dir="/tmp")  # AF_UNIX paths are short

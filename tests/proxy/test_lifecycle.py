@@ -116,7 +116,9 @@ def on(signum, _):
     sys.exit(3)
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, on)
-print(os.path.dirname(os.environ["SSL_CERT_FILE"]), flush=True)
+# os.write, not print: a signal handled while print still holds stdout's lock would
+# make the handler's own print a reentrant call (a fast forwarder can be that quick)
+os.write(1, (os.path.dirname(os.environ["SSL_CERT_FILE"]) + "\n").encode())
 time.sleep(30)
 """
 

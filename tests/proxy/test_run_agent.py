@@ -7,6 +7,7 @@ cleanup — is tested in both modes by test_clients.py and test_lifecycle.py.)""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import subprocess
@@ -172,9 +173,32 @@ def test_errors_before_the_child_are_the_same_as_in_process(run_mode):
 @AGENT
 def test_a_sandboxed_run_is_left_to_the_client(run_mode):
     """bwrap must be the client's own child: the agent declines, the client runs it."""
-    script = "echo inside=$AUTHSOME_RUN; ls /proc | grep -c '^[0-9]'"
+    script = "echo inside=$AUTHSOME_RUN; test -r /proc/1/environ && echo own-pid-namespace"
     here = authsome_run(
         "--sandbox", "--", "sh", "-c", script, env=dict(os.environ, AUTHSOME_AGENT="0")
     )
     agent = authsome_run("--sandbox", "--", "sh", "-c", script)
     assert (agent.returncode, agent.stdout) == (here.returncode, here.stdout), agent.stderr
+
+
+@AGENT
+def test_the_child_gets_the_clients_whole_environment_as_in_process(run_mode, tmp_path):
+    """The agent is sent only what a run reads; the child still gets everything else."""
+    own_ca = tmp_path / "own-ca.pem"
+    own_ca.write_text("-----BEGIN CERTIFICATE-----\nb3duLWNh\n-----END CERTIFICATE-----\n")
+    show = (
+        "import json, os; e = dict(os.environ); "
+        "e['bundle'] = open(e['SSL_CERT_FILE']).read().count('b3duLWNh'); "
+        "per_run = ('CERTS', 'CERT', 'BUNDLE', 'CAINFO', 'FILE'); "
+        "[e.pop(k) for k in list(e) if 'PROXY' in k.upper() or k.endswith(per_run)]; "
+        "e.pop('AUTHSOME_AGENT'); "
+        "print(json.dumps(e, sort_keys=True))"
+    )
+    env = dict(os.environ, MY_APP_SETTING="kept", REQUESTS_CA_BUNDLE=str(own_ca))
+    here = authsome_run("--", PY, "-c", show, env=dict(env, AUTHSOME_AGENT="0"))
+    agent = authsome_run("--", PY, "-c", show, env=env)
+    assert here.returncode == agent.returncode == 0, agent.stderr
+    assert json.loads(agent.stdout) == json.loads(here.stdout)
+    seen = json.loads(agent.stdout)
+    assert seen["MY_APP_SETTING"] == "kept" and seen["bundle"] == 1
+    assert "AUTHSOME_MASTER_KEY" not in seen and seen["AUTHSOME_RUN"] == "1"

@@ -47,6 +47,8 @@ RUN_ENV = frozenset(
 )  # fmt: skip
 RUN_ENV_PREFIXES = (b"AUTHSOME_", b"LC_", b"XDG_", b"PG", b"KEYRING_PROPERTY_")
 VAULT_KEY_ENV = (b"AUTHSOME_MASTER_KEY", b"AUTHSOME_PASSPHRASE")
+# `authsome run` also folds the user's own CA files into the child's trust bundle.
+RUN_CA_ENV = (b"REQUESTS_CA_BUNDLE", b"CURL_CA_BUNDLE")
 
 
 def enabled() -> bool:
@@ -248,7 +250,8 @@ def run_env(entry: str, argv: list[str]) -> list[bytes]:
     return [
         k + b"=" + v
         for k, v in os.environb.items()
-        if (k in RUN_ENV or k.startswith(RUN_ENV_PREFIXES)) and (with_key or k not in VAULT_KEY_ENV)
+        if (k in RUN_ENV or k.startswith(RUN_ENV_PREFIXES) or (entry == "run" and k in RUN_CA_ENV))
+        and (with_key or k not in VAULT_KEY_ENV)
     ]
 
 

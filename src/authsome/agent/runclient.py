@@ -67,7 +67,10 @@ def _exchange(sock, argv: list[str], caught: list[int]) -> int | None:
         return None  # b"local": a run only this process can hold (the sandbox)
     _write(reply[1])
     command = [os.fsdecode(a) for a in wire.decode_fields(reply[2])]
-    env = dict(e.split(b"=", 1) for e in wire.decode_fields(reply[3]))
+    env = dict(os.environb)  # the agent saw only what a run reads: it sends changes
+    for name in wire.decode_fields(reply[4]):
+        env.pop(name, None)
+    env.update(e.split(b"=", 1) for e in wire.decode_fields(reply[3]))
     status = foreground.run_child(command, env, caught)
     try:
         sock.sendall(wire.frame([b"exited", str(status).encode()]))

@@ -17,7 +17,8 @@ it ends with the run, or when the client's connection drops (the client was kill
 Messages on the connection (agent.wire frames), after the request and its ACCEPTED:
   agent -> client  [b"local"]                       run it in-process (--sandbox)
                    [b"exit", code, output]           done before any child (an error)
-                   [b"start", output, argv, env]     start this child now
+                   [b"start", output, argv, set, unset]  start this child now, its
+                                                     environment ours changed so
   client -> agent  [b"exited", status]               the child's exit status
   agent -> client  [b"exit", code, output]           run's own exit code, last output
 """
@@ -45,9 +46,16 @@ class Handoff:
         return said
 
     def start(self, command: list[str], env: dict[str, str]) -> int:
-        """Hand the client the child to start; its exit status (137 if the client died)."""
+        """Hand the client the child to start; its exit status (137 if the client died).
+
+        The client sent only the variables a run reads (client.run_env): the child's
+        environment goes back as changes to the client's own, which the client applies.
+        """
         argv = [os.fsencode(a) for a in command]
-        env_fields = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()]
+        here = os.environb
+        changed = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+        unset = [k for k in here if k not in changed]
+        env_fields = [k + b"=" + v for k, v in changed.items() if here.get(k) != v]
         try:
             self.conn.sendall(
                 wire.frame(
@@ -56,6 +64,7 @@ class Handoff:
                         self._said(),
                         wire.encode_fields(argv),
                         wire.encode_fields(env_fields),
+                        wire.encode_fields(unset),
                     ]
                 )
             )
