@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from authsome.errors import UsageError
+from authsome.protocol.authheader import secret_problem
 from authsome.providers.matching import compile_user_regex
 from authsome.providers.model import Provider
 
@@ -14,6 +15,9 @@ def check_api_key(provider: Provider, key: str) -> str:
         raise UsageError("the API key is empty")
     if any(c in key for c in "\r\n\0") or not key.isprintable():
         raise UsageError("the API key contains control characters")
+    problem = secret_problem(key)
+    if problem:
+        raise UsageError(f"the API key {problem}")
     pattern = provider.api_key.key_pattern if provider.api_key else None
     if pattern and not compile_user_regex(pattern).search(key):
         raise UsageError(

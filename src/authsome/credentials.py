@@ -22,7 +22,7 @@ from authsome.errors import (
     UsageError,
 )
 from authsome.oauth.tokens import ClientCredentials, TokenSet
-from authsome.protocol.authheader import injection, secret_headers
+from authsome.protocol.authheader import injection, secret_headers, secret_problem
 from authsome.protocol.helper import credential_response, env_for
 from authsome.providers import Provider, load_registry
 from authsome.providers.templates import fill_provider
@@ -328,6 +328,9 @@ class CredentialService:
         if definition.auth_type != "oauth2":
             raise UsageError(f"{provider} takes an API key, not an OAuth token")
         check_connection_name(connection)
+        problem = secret_problem(tokens.access_token)
+        if problem:
+            raise UsageError(f"the access token {problem}")
         record = new_record(provider, connection, "oauth2", params=dict(params or {}))
         record = self._apply_tokens(record, tokens)
         with self.vault.lock(CONNECTIONS, slot(provider, connection)):

@@ -13,9 +13,13 @@ from urllib.parse import urlencode
 
 # `revoke_204`: the revocation endpoint answers 204 without a body instead of RFC 7009's 200.
 # `json_body`: the token and revocation endpoints read a JSON object, not a form (Notion).
+# `unicode_token`: an access token with a character no HTTP header can carry (U+20AC).
 QUIRKS = frozenset(
-    {"form", "error_200", "slack", "scope_list", "no_expires_in", "revoke_204", "json_body"}
-)
+    {
+        "form", "error_200", "slack", "scope_list", "no_expires_in", "revoke_204", "json_body",
+        "unicode_token",
+    }
+)  # fmt: skip
 
 
 def shape_token_response(
@@ -29,6 +33,8 @@ def shape_token_response(
             body.pop("expires_in", None)
         if "scope_list" in quirks and isinstance(body.get("scope"), str):
             body["scope"] = body["scope"].split()
+        if "unicode_token" in quirks and isinstance(body.get("access_token"), str):
+            body["access_token"] += "\u20ac"
     if "slack" in quirks:
         # Slack's oauth.v2.access: user tokens nested, comma scopes, errors as ok=false/200.
         if failed:

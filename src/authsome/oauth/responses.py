@@ -19,6 +19,7 @@ import attrs
 
 from authsome.errors import OAuthError
 from authsome.oauth.tokens import ClientCredentials, TokenSet
+from authsome.protocol.authheader import secret_problem
 
 _KNOWN = {"access_token", "refresh_token", "expires_in", "scope", "token_type", "ok"}
 # Never copied into TokenSet.extra: extra may be displayed, secrets must not be.
@@ -85,6 +86,9 @@ def parse_token_response(
     access = source.get("access_token")
     if not access or not isinstance(access, str):
         raise OAuthError("the token response has no access_token", error="invalid_response")
+    problem = secret_problem(access)
+    if problem:
+        raise OAuthError(f"the token response's access_token {problem}", "invalid_response")
     scopes = parse_scopes(source.get("scope")) or list(requested_scopes)
     extra = _extra(data)
     return TokenSet(

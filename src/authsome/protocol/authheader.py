@@ -86,6 +86,17 @@ def injection(
     return auth_header(auth_type, api_key_cfg, secret, token_type, oauth_cfg)
 
 
+def secret_problem(secret: str) -> str | None:
+    """Why a token or key cannot go in an HTTP header field, or None. Fields are bytes:
+    Latin-1 text at most (RFC 9110 §5.5). Checked when a secret is stored, so that it is
+    refused there with a clear error rather than failing later in the proxy."""
+    try:
+        secret.encode("latin-1")
+    except UnicodeEncodeError:
+        return "has characters outside Latin-1, which no HTTP header can carry"
+    return None
+
+
 def header_field_problem(cfg: object, api_key: bool = True) -> tuple[str, str] | None:
     """(field, message) for a `header_name`/`header_prefix`/`query_param` that cannot go
     on the wire. With `query_param` (api_key block only) the key goes only there, and

@@ -77,7 +77,10 @@ def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
     it goes out next to fields the parser already checked."""
     if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
         raise HeaderRefused(f"refusing to send a {name} header containing a control character")
-    raw_name, raw_value = name.encode("latin-1"), value.encode("latin-1")
+    try:  # a token stored before `secret_problem` was checked at store time
+        raw_name, raw_value = name.encode("latin-1"), value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise HeaderRefused(f"refusing to send a {name!r} header with characters outside Latin-1")
     if not name or not all(c in TCHAR for c in name) or not _FIELD_VALUE.fullmatch(raw_value):
         raise HeaderRefused(f"refusing to send a {name} header that is not a valid HTTP field")
     return raw_name, raw_value
