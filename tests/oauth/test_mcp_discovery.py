@@ -195,3 +195,14 @@ def test_insufficient_scope_and_the_step_up_line():
         "needs scope a b" in line and "`authsome login srv --connection work --scopes a,b`" in line
     )
     assert "\n" not in line and "without naming" in step_up_message("srv", "default", [])
+
+
+def test_legacy_server_without_resource_metadata_uses_its_origin():
+    meta = d.legacy_resource("https://mcp.example.test/v1/mcp")
+    assert meta.authorization_servers == ["https://mcp.example.test"]
+    origin = "https://mcp.example.test"
+    doc = as_doc(issuer=origin + "/")
+    # only on the legacy path does the origin's trailing slash name the same issuer
+    assert d.parse_server_metadata(doc, origin, "x", legacy=True).issuer == origin + "/"
+    with pytest.raises(d.DiscoveryError, match="issuer"):
+        d.parse_server_metadata(doc, origin, "x")

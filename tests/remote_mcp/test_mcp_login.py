@@ -157,3 +157,16 @@ def test_doctor_checks_the_metadata_still_resolves(home, auth, mcp, reach, run):
     (check,) = mcp_checks(run)
     assert check["level"] == "fail" and "publishes no metadata" in check["message"]
     assert f"authsome login {NAME}" in check["fix"]
+
+
+def test_server_without_resource_metadata_falls_back_to_its_origin(home, auth, reach, run):
+    # The 2025-03-26 shape: no RFC 9728 document; the origin is the authorization server
+    # (the test authorization server's own API, whose 401 names no resource_metadata).
+    url = auth.api_url
+    res = run("authsome", "login", "--mcp", url, "--name", "legacy")
+    assert res.returncode == 0, res.stderr
+    definition = json.loads((home / "providers" / "legacy.json").read_text())
+    assert definition["mcp"]["issuer"] == auth.issuer
+    assert definition["oauth"]["resource"] == url
+    got = json.loads(run("authsome-helper", "get", "legacy").stdout)
+    assert auth.token_info(got["access_token"])["aud"] == url

@@ -170,12 +170,24 @@ def parse_resource_metadata(doc: Any, server_url: str, where: str) -> ResourceMe
     )
 
 
-def parse_server_metadata(doc: Any, issuer: str, where: str) -> ServerMetadata:
+def legacy_resource(server_url: str) -> ResourceMetadata:
+    """A server without RFC 9728 metadata (MCP 2025-03-26): its origin is the
+    authorization server, as the official SDK's client also assumes."""
+    origin, _ = _origin_and_path(server_url)
+    return ResourceMetadata(resource=server_url, authorization_servers=[origin])
+
+
+def parse_server_metadata(
+    doc: Any, issuer: str, where: str, *, legacy: bool = False
+) -> ServerMetadata:
     """Check an authorization server's metadata: issuer identical to the one the
-    resource named, both endpoints present, PKCE S256 supported."""
+    resource named (on the legacy path, the origin with or without its trailing slash),
+    both endpoints present, PKCE S256 supported."""
     if not isinstance(doc, dict):
         raise DiscoveryError(f"the authorization server metadata at {where} is not a JSON object")
     found = _str(doc.get("issuer"))
+    if legacy and found == issuer + "/":
+        issuer = found
     if found != issuer:
         raise DiscoveryError(
             f"refused: the authorization server metadata at {where} has issuer "

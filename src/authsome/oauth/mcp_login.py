@@ -35,23 +35,25 @@ def discover(server_url: str, http: httpx.Client | None = None) -> rules.Discove
     try:
         challenge = _challenge(http, server_url)
         hinted = (challenge or {}).get("resource_metadata")
-        candidates = [hinted] if hinted else rules.resource_metadata_urls(server_url)
+        # The challenge's document first, then the well-known URIs (as the SDK's client)
+        candidates = ([hinted] if hinted else []) + rules.resource_metadata_urls(server_url)
         where, doc = _first_document(http, candidates, "protected resource metadata")
-        if doc is None:
-            raise rules.DiscoveryError(
-                f"{server_url} publishes no OAuth protected resource metadata (RFC 9728) "
-                f"at {', '.join(candidates)}"
-            )
-        resource = rules.parse_resource_metadata(doc, server_url, where)
+        legacy = doc is None
+        if legacy:  # no RFC 9728 document anywhere: the 2025-03-26 rule, as the SDK has it
+            resource = rules.legacy_resource(server_url)
+        else:
+            resource = rules.parse_resource_metadata(doc, server_url, where)
         issuer = resource.authorization_servers[0]
         check_endpoint(issuer, "the authorization server")
         urls = rules.server_metadata_urls(issuer)
         as_where, as_doc = _first_document(http, urls, "authorization server metadata")
         if as_doc is None:
+            what = "no protected resource metadata (RFC 9728), and " if legacy else ""
             raise rules.DiscoveryError(
-                f"the authorization server {issuer} publishes no metadata at {', '.join(urls)}"
+                f"{server_url}: {what}the authorization server {issuer} publishes no "
+                f"metadata at {', '.join(urls)}"
             )
-        server = rules.parse_server_metadata(as_doc, issuer, as_where)
+        server = rules.parse_server_metadata(as_doc, issuer, as_where, legacy=legacy)
     finally:
         if own:
             http.close()
