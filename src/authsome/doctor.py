@@ -144,6 +144,24 @@ def check_shared_tls(url: str) -> Check:
     return Check("shared vault TLS", OK, f"sslmode={mode} ({why})")
 
 
+def check_audit_chain(shared) -> Check:
+    from authsome.cli.cmd_log import audit_summary
+    from authsome.errors import AuthsomeError
+
+    try:
+        state = shared.verify_audit()
+    except AuthsomeError as exc:
+        return Check("audit chain", WARN, f"not checked: {exc}", None)
+    if state["broken_at"] is not None:
+        return Check(
+            "audit chain",
+            FAIL,
+            f"broken at entry {state['broken_at']}: entries were deleted or edited",
+            "authsome log --verify; give clients the role from `authsome vault init --client-role`",
+        )
+    return Check("audit chain", OK, audit_summary(state).removeprefix("audit chain "))
+
+
 def check_shared_vault(home: str) -> list[Check]:
     """With a shared vault: reachable, schema current, and this machine's key opens it."""
     from authsome.errors import AuthsomeError
@@ -182,6 +200,7 @@ def check_shared_vault(home: str) -> list[Check]:
             ),
         ]
     state = f"opens with the key from {vault.source.name}" if opened else "no key header yet"
+    tls.append(check_audit_chain(shared))
     return [*tls, Check("shared vault", OK, f"{shared.where} (schema {version}), {state}")]
 
 

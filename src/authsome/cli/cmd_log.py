@@ -21,6 +21,11 @@ def register(sub) -> None:
     p.add_argument(
         "--since", metavar="WHEN", help="only newer events: 30m, 2h, 1d or an RFC 3339 time"
     )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the shared vault's audit chain (deleted or edited entries)",
+    )
     output.add_json(p)
     p.set_defaults(func=run)
 
@@ -41,9 +46,43 @@ def since_epoch(text: str) -> float:
         )
 
 
+def verify(args) -> int:
+    """`log --verify`: 0 when the chain holds, 1 (one line naming the entry) when not."""
+    import sys
+
+    from authsome.vault.backends import shared_backend
+
+    shared = shared_backend()
+    if shared is None:
+        raise UsageError("--verify checks a shared vault's audit chain; none is configured")
+    state = shared.verify_audit()
+    if args.json:
+        output.print_json(state)
+    broken = state["broken_at"]
+    if broken is not None:
+        print(
+            f"authsome: the audit chain is broken at entry {broken}: entries before it were "
+            "deleted or edited, or it was inserted outside authsome",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.json:
+        print(audit_summary(state))
+    return 0
+
+
+def audit_summary(state: dict) -> str:
+    text = f"audit chain intact: {state['entries']} entries"
+    if state["unchained"]:
+        text += f" ({state['unchained']} from before the chain began)"
+    return text
+
+
 def run(args) -> int:
     from authsome import audit
 
+    if args.verify:
+        return verify(args)
     if args.n < 0:
         raise UsageError("-n must be zero or more")
     since = since_epoch(args.since) if args.since else None

@@ -31,6 +31,12 @@ def register(sub) -> None:
     actions = p.add_subparsers(dest="vault_action", metavar="ACTION", parser_class=type(p))
     init = actions.add_parser("init", help="create or upgrade the schema (idempotent)")
     init.add_argument("--url", metavar="URL", help="postgresql://user@host/db")
+    init.add_argument(
+        "--client-role",
+        metavar="ROLE",
+        help="create (if needed) a role for clients with only what they need: records "
+        "read/write, audit append-only (set its password with ALTER ROLE)",
+    )
     output.add_json(init)
     init.set_defaults(func=run_init)
     mig = actions.add_parser(
@@ -79,10 +85,19 @@ def _target(url: str | None, flag: str):
 
 
 def run_init(args) -> int:
+    import re
+
     target = _target(args.url, "--url")
-    before, after = target.init_schema()
+    role = args.client_role
+    if role is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise UsageError("--client-role takes a lower-case role name (letters, digits, _)")
+    before, after = target.init_schema(client_role=role)
+    if role and not args.json:
+        print(f"Client role {role}: records read/write, audit append-only (no UPDATE/DELETE)")
     if args.json:
-        output.print_json({"url": target.where, "before": before, "version": after})
+        output.print_json(
+            {"url": target.where, "before": before, "version": after, "client_role": role}
+        )
     elif before == 0:
         print(f"Created the authsome schema (version {after}) at {target.where}")
     elif before == after:

@@ -14,7 +14,6 @@ ask the server to run at a short interval. No lease or timeout of our own.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 
 from authsome.errors import AuthsomeError, TimedOut, VaultUnavailable
 from authsome.vault.backends import redact
+from authsome.vault.pgschema import OWNERSHIP, SCHEMA_VERSION, ownership_problem
 
 try:
     import psycopg
@@ -30,7 +30,6 @@ except ImportError:  # the optional extra is not installed
     psycopg = None  # type: ignore[assignment]
 
 SCHEMA = "authsome"  # the tables live in this schema (spelled out in the SQL)
-SCHEMA_VERSION = 1
 CONNECT_TIMEOUT = 5  # seconds; libpq's own connect timeout
 LOCK_WAIT = "120s"  # how long a waiter queues behind a live holder before giving up
 STATEMENT_WAIT = "5s"  # any other statement: a writer holding a table lock cannot hang us
@@ -48,27 +47,6 @@ SESSION_SETTINGS = (
 # Around an advisory lock, the waits that queueing behind a live holder needs.
 LOCK_WAITS = f"SET lock_timeout = '{LOCK_WAIT}'; SET statement_timeout = 0; "
 SHORT_WAITS = f"SET statement_timeout = '{STATEMENT_WAIT}'; SET lock_timeout = '{STATEMENT_WAIT}'"
-
-# version -> statements. Append new versions; never edit a released one.
-MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE authsome.records (
-            kind text NOT NULL,
-            name text NOT NULL,
-            blob bytea NOT NULL,
-            updated_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (kind, name))""",
-        """CREATE TABLE authsome.audit (
-            id bigserial PRIMARY KEY,
-            at timestamptz NOT NULL DEFAULT now(),
-            host text,
-            event text NOT NULL,
-            provider text,
-            connection text,
-            fields jsonb NOT NULL DEFAULT '{}'::jsonb)""",
-        "CREATE INDEX audit_provider ON authsome.audit (provider, id)",
-    ],
-}
 
 
 def lock_key(kind: str, name: str) -> int:
@@ -196,10 +174,19 @@ class PostgresBackend:
 
     def _check_schema(self, conn) -> None:
         try:
-            row = conn.execute("SELECT max(version) FROM authsome.schema_version").fetchone()
+            owned = conn.execute(OWNERSHIP).fetchone()
+            problem = ownership_problem(owned)
+            row = (
+                None
+                if problem
+                else conn.execute("SELECT max(version) FROM authsome.schema_version").fetchone()
+            )
         except psycopg.Error as exc:
             conn.close()
             raise self.error(exc) from None
+        if problem:
+            conn.close()
+            raise VaultUnavailable(f"the shared vault at {self.where} is not used: {problem}")
         version = row[0] if row else None
         if version is None or version < SCHEMA_VERSION:
             conn.close()
@@ -269,20 +256,23 @@ class PostgresBackend:
 
     # -- audit ---------------------------------------------------------------------------------
     def audit(self, entry: dict) -> None:
-        fields = {
-            k: v for k, v in entry.items() if k not in ("time", "event", "provider", "connection")
-        }
-        self._run(
-            "INSERT INTO authsome.audit (host, event, provider, connection, fields) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb)",
-            (
-                os.uname().nodename,
-                entry["event"],
-                entry.get("provider"),
-                entry.get("connection"),
-                json.dumps(fields),
-            ),
-        )
+        from authsome.vault import pgaudit
+
+        conn = self.connection()
+        try:
+            pgaudit.insert(conn, entry)
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+
+    def verify_audit(self) -> dict:
+        """The audit chain's state (see pgaudit.verify)."""
+        from authsome.vault import pgaudit
+
+        conn = self.connection()
+        try:
+            return pgaudit.verify(conn)
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
 
     def tail(
         self, n: int = 20, provider: str | None = None, since: float | None = None
@@ -323,37 +313,17 @@ class PostgresBackend:
             raise self.error(exc) from None
         return row[0] or 0
 
-    def init_schema(self) -> tuple[int, int]:
+    def init_schema(self, client_role: str | None = None) -> tuple[int, int]:
         """Create or upgrade the schema; idempotent and safe to run from many machines at
-        once (an advisory transaction lock serializes them). Returns (before, after)."""
-        from authsome import __version__
+        once (an advisory transaction lock serializes them). Returns (before, after).
+        Refuses a schema someone else owns; `client_role` gets the clients' grants."""
+        from authsome.vault import pgschema
 
         conn = self.connection(check_schema=False)
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                conn.execute("CREATE SCHEMA IF NOT EXISTS authsome")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS authsome.schema_version ("
-                    "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
-                    "applied_by text)"
-                )
-                row = conn.execute(
-                    "SELECT coalesce(max(version), 0) FROM authsome.schema_version"
-                ).fetchone()
-                before = row[0]
-                if before > SCHEMA_VERSION:
-                    raise VaultUnavailable(
-                        f"the shared vault at {self.where} has schema version {before}, made by "
-                        "a newer authsome: upgrade authsome"
-                    )
-                for version in range(before + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[version]:
-                        conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO authsome.schema_version (version, applied_by) VALUES (%s, %s)",
-                        (version, f"authsome {__version__} on {os.uname().nodename}"),
-                    )
+                before = pgschema.create_or_upgrade(conn, self.where, client_role)
         except psycopg.Error as exc:
             raise self.error(exc, "the schema lock") from None
         return before, SCHEMA_VERSION
