@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import run_tool, tool  # noqa: F401  (re-exported for tests)
-from support.ordinary_user import ordinary_user  # noqa: F401  (a session fixture)
+from support.cli import run_tool
+
+# Fixtures every directory may use: the test authorization server and browser stand-in,
+# and the ordinary (unprivileged) user for same-user attacks.
+pytest_plugins = ("support.fixtures", "support.ordinary_user")
 
 TESTS = Path(__file__).parent
 # The quick tier (`scripts/test --quick`, under a minute): pure functions and unit tests,

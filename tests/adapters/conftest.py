@@ -12,7 +12,6 @@ import pytest
 
 from support.cli import tool
 from support.pki import make_pki
-from support.providers import write_oauth_provider
 from support.tls_servers import GitServer
 
 
@@ -49,8 +48,3 @@ def git_env(home, tmp_path, tls, monkeypatch) -> dict[str, str]:
     )
     env.pop("GIT_CONFIG_GLOBAL", None)
     return env
-
-
-def write_provider(home: Path, name: str, **fields) -> Path:
-    """A minimal OAuth provider definition in $AUTHSOME_HOME/providers/<name>.json."""
-    return write_oauth_provider(home, name, display_name=name.title(), **fields)

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from support.cli import run_tool
-
-from .conftest import write_provider
+from support.providers import write_oauth_provider
 
 NOT_FOUND = b"credentials not found in native keychain\n"
 
@@ -78,7 +77,7 @@ def test_store_with_a_secret_never_echoes_it_on_bad_json(home):
 
 @pytest.fixture
 def registry_provider(home, run):
-    write_provider(
+    write_oauth_provider(
         home, "forge", docker_registries=[{"registry": "registry.test", "username": "bot"}]
     )
 

@@ -10,8 +10,7 @@ import time
 import pytest
 
 from support.cli import run_tool
-
-from .conftest import write_provider
+from support.providers import write_oauth_provider
 
 
 def git(env, *args, cwd=None, askpass=None, check=False):
@@ -56,7 +55,7 @@ def askpass_script(tmp_path, answers: dict[str, str]):
 @pytest.fixture
 def forge(home, git_server):
     host = f"127.0.0.1:{git_server.port}"
-    write_provider(home, "forge", git_hosts=[{"host": host, "username": "x-access-token"}])
+    write_oauth_provider(home, "forge", git_hosts=[{"host": host, "username": "x-access-token"}])
     git_server.add_repo("repo.git")
     return host
 
@@ -101,7 +100,7 @@ def test_provider_host_answers_without_connection_fall_back_to_storage(forge):
 
 def test_bearer_when_git_announces_authtype(home, run):
     # git 2.39 here predates capability[]=authtype (2.46), so git's side is played by hand.
-    write_provider(
+    write_oauth_provider(
         home,
         "forge",
         git_hosts=[

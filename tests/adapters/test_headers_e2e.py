@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import write_provider
+from support.providers import write_oauth_provider
 
 
 def headers(run, uri, *args):
@@ -12,7 +12,7 @@ def headers(run, uri, *args):
 
 
 def test_matching_provider_answers_headers_and_expiry(home, run):
-    write_provider(home, "forge", api_url=["api.forge.test", "files.forge.test/v2"])
+    write_oauth_provider(home, "forge", api_url=["api.forge.test", "files.forge.test/v2"])
     run(
         "authsome-helper",
         "store",
@@ -36,7 +36,7 @@ def test_matching_provider_answers_headers_and_expiry(home, run):
 
 
 def test_api_key_provider_header_and_not_connected(home, run):
-    write_provider(
+    write_oauth_provider(
         home,
         "keyed",
         auth_type="api_key",
@@ -54,7 +54,9 @@ def test_api_key_provider_header_and_not_connected(home, run):
 
 def test_oauth_provider_with_its_own_header(home, run):
     oauth = {"token_url": "https://auth.forge.test/token", "header_name": "X-Forge-Token"}
-    write_provider(home, "forge", api_url=["api.forge.test"], oauth={**oauth, "header_prefix": ""})
+    write_oauth_provider(
+        home, "forge", api_url=["api.forge.test"], oauth={**oauth, "header_prefix": ""}
+    )
     run("authsome-helper", "store", "forge", input='{"access_token":"tok-f"}')
     r = headers(run, "https://api.forge.test/x")
     assert json.loads(r.stdout) == {"headers": {"X-Forge-Token": ["tok-f"]}}

@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from support.cli import tool
-
-from .conftest import write_provider
+from support.providers import write_oauth_provider
 
 pytest.importorskip("kubernetes")
 
@@ -91,7 +90,7 @@ def kubeconfig(path, server, api_version, args):
 )
 def test_kubernetes_client_sends_the_providers_token(home, run, tmp_path, api_server, api_version):
     server, seen = api_server
-    write_provider(home, "cluster")
+    write_oauth_provider(home, "cluster")
     run(
         "authsome-helper",
         "store",
@@ -117,7 +116,7 @@ def test_kubernetes_client_sends_the_providers_token(home, run, tmp_path, api_se
 
 def test_plugin_failure_is_one_line_and_the_spec_exit_code(home, run, tmp_path, api_server):
     server, seen = api_server
-    write_provider(home, "cluster")
+    write_oauth_provider(home, "cluster")
     cfg = kubeconfig(
         tmp_path / "kubeconfig", server, "client.authentication.k8s.io/v1", ["k8s", "cluster"]
     )
@@ -137,7 +136,7 @@ def test_plugin_failure_is_one_line_and_the_spec_exit_code(home, run, tmp_path, 
 
 
 def test_exec_credential_shape_and_expiry(home, run, monkeypatch):
-    write_provider(home, "cluster")
+    write_oauth_provider(home, "cluster")
     run(
         "authsome-helper",
         "store",
@@ -170,7 +169,7 @@ def exec_info(server: str) -> str:
 def test_token_only_for_a_cluster_server_among_the_providers_hosts(home, run, monkeypatch):
     """With `provideClusterInfo: true` kubectl names the API server: the token goes to
     the provider's own api_url hosts only (#19 item 13)."""
-    write_provider(home, "cluster", api_url=["k8s.cluster.test", "127.0.0.1:6443"])
+    write_oauth_provider(home, "cluster", api_url=["k8s.cluster.test", "127.0.0.1:6443"])
     run("authsome-helper", "store", "cluster", input='{"access_token":"kt","expires_in":3600}')
     for server in (
         "https://k8s.cluster.test",
@@ -198,7 +197,7 @@ def test_kubernetes_client_with_cluster_info_refuses_another_server(
     home, run, tmp_path, api_server
 ):
     server, seen = api_server
-    write_provider(home, "cluster", api_url=["k8s.cluster.test"])
+    write_oauth_provider(home, "cluster", api_url=["k8s.cluster.test"])
     run("authsome-helper", "store", "cluster", input='{"access_token":"kt","expires_in":3600}')
     cfg = kubeconfig(
         tmp_path / "kubeconfig", server, "client.authentication.k8s.io/v1", ["k8s", "cluster"]

@@ -28,19 +28,7 @@ def registered() -> list[str]:
     return sorted(c.dest for c in sub._choices_actions)
 
 
-# Commands whose owners have not added an example yet (strict: remove once they do).
-WITHOUT_EXAMPLE: set[str] = set()
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="no example yet"))
-        if c in WITHOUT_EXAMPLE
-        else c
-        for c in registered()
-    ],
-)
+@pytest.mark.parametrize("command", registered())
 def test_help_has_an_example(command):
     res = subprocess.run([AUTHSOME, command, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "Traceback" not in res.stderr

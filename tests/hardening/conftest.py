@@ -18,7 +18,6 @@ from datetime import timedelta
 from hypothesis import HealthCheck, settings
 
 from hardening import fuzzkit
-from support.fixtures import auth_server, fake_browser  # noqa: F401
 
 _quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(

@@ -93,9 +93,12 @@ def test_provider_file_any_text(text, tmp_path_factory):
     path = tmp_path_factory.mktemp("p") / "fuzz.json"
     path.write_text(text, errors="surrogateescape")
     try:
-        loader.load_file(str(path), "custom")
-    except ProviderError:
-        pass
+        provider = loader.load_file(str(path), "custom")
+    except ProviderError as exc:
+        assert exc.path == str(path) and str(exc).startswith(str(path))  # says which file
+        return
+    # Only a whole, valid definition named after its file loads.
+    assert provider.name == "fuzz" and provider.auth_type in ("oauth2", "api_key")
 
 
 # -- .authsome.toml ---------------------------------------------------------------------

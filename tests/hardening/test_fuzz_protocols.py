@@ -89,13 +89,17 @@ def test_git_parse_any_bytes(data):
     now = 1_700_000_000
     entry = git.entry_to_store(request, now)
     if entry is not None:
-        git.entry_name(entry)
+        prefix = git.host_prefix(entry["protocol"], entry["host"])
+        assert git.entry_name(entry).startswith(prefix + "-")
         answer = git.answer_from(request, [entry], now)
-        git.format_fields(answer)  # something we stored can always be answered
-    git.provider_for_host(
+        # Something we stored can always be answered, with the password it was given.
+        assert ("password", request["password"]) in answer
+        git.format_fields(answer)
+    found = git.provider_for_host(
         [{"name": "p", "git_hosts": [{"host": "h"}]}], "https", request.get("host", "")
     )
-    git.erasable(request)
+    assert found is None or found["provider"] == "p"
+    assert isinstance(git.erasable(request), bool)
 
 
 keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True)
@@ -124,16 +128,28 @@ def test_git_format_refuses_line_injection(key, value):
 @example(data=DEEP_JSON[1])
 def test_docker_parsers_any_bytes(data):
     tally("protocol.docker.parse_store/parse_server_url")
-    for parse in (docker.parse_store, docker.parse_server_url):
-        try:
-            parse(data)
-        except docker.DockerError:
-            pass
+    try:
+        url, user, secret = docker.parse_store(data)
+    except docker.DockerError as exc:
+        assert exc.message and "\n" not in exc.message  # one line for the docker client
+    else:  # a login to keep names its server and user; the secret may be empty
+        assert url and user and isinstance(secret, str)
+    try:
+        url = docker.parse_server_url(data)
+    except docker.DockerError as exc:
+        assert exc.message == docker.MISSING_SERVER_URL
+    else:
+        assert isinstance(url, str) and url
     text = data.decode("utf-8", "replace")
-    docker.registry_host(text)
-    docker.provider_for_registry(
+    host = docker.registry_host(text)
+    assert host == host.lower() and "/" not in host
+    got = docker.provider_for_registry(
         [{"name": "p", "docker_registries": [{"registry": "ghcr.io"}]}], text
     )
+    # Answered only for ghcr.io itself, bare or over https: never another host or scheme.
+    if got is not None:
+        assert got == {"provider": "p", "username": "x-access-token"} and host == "ghcr.io"
+        assert "://" not in text.strip() or text.strip().lower().startswith("https://")
 
 
 @given(

@@ -10,8 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.fixtures import auth_server  # noqa: F401
-
 psycopg = pytest.importorskip("psycopg", reason="the shared vault tests need psycopg")
 
 from postgres.cluster import Cluster, Unavailable  # noqa: E402

@@ -34,10 +34,6 @@ def upstream(pki):
         yield server
 
 
-def write_provider(home: Path, name: str, api_url: list[str], **extra) -> None:
-    write_oauth_provider(home, name, api_url, **extra)
-
-
 def store(name: str, token: str, connection: str = "default", expires_in: int = 3600) -> None:
     body = json.dumps(
         {"access_token": token, "refresh_token": "rt-" + token, "expires_in": expires_in}
@@ -50,7 +46,7 @@ def store(name: str, token: str, connection: str = "default", expires_in: int = 
 def vault(home, pki, monkeypatch):
     """`testapi` (api.example.test) connected with TOKEN; the proxy trusts the test CA."""
     monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(pki["ca"]))
-    write_provider(home, "testapi", [API_HOST])
+    write_oauth_provider(home, "testapi", [API_HOST])
     store("testapi", TOKEN)
     return home
 

@@ -14,9 +14,9 @@ from proxy.conftest import (
     authsome_run,
     resolve_args,
     store,
-    write_provider,
 )
 from proxy.upstream import Upstream
+from support.providers import write_oauth_provider
 
 # Each test twice: run in-process and through the warm agent (proxy.conftest.run_mode).
 pytestmark = pytest.mark.usefixtures("run_mode")
@@ -109,7 +109,7 @@ def test_plain_http_gets_no_token(vault):
 
 
 def test_ambiguous_match_gets_no_token(vault, upstream):
-    write_provider(vault, "twin", [API_HOST])
+    write_oauth_provider(vault, "twin", [API_HOST])
     store("twin", "tok-twin-91")
     res = authsome_run(
         *resolve_args(upstream.port),
@@ -122,7 +122,7 @@ def test_ambiguous_match_gets_no_token(vault, upstream):
 
 
 def test_path_prefix_and_only(vault, upstream):
-    write_provider(vault, "v2api", [f"{API_HOST}/v2"])
+    write_oauth_provider(vault, "v2api", [f"{API_HOST}/v2"])
     store("v2api", "tok-v2-55")
     base = f"https://{API_HOST}:{upstream.port}"
     script = f"curl -sS -o /dev/null {base}/echo && curl -sS -o /dev/null {base}/v2/echo"
@@ -137,7 +137,7 @@ def test_path_prefix_and_only(vault, upstream):
 
 
 def test_unbounded_regex_entry_is_named_at_start(vault):
-    write_provider(vault, "looseapi", ["regex:^api[0-9]+\\.internal$"])
+    write_oauth_provider(vault, "looseapi", ["regex:^api[0-9]+\\.internal$"])
     store("looseapi", "tok-loose-1")
     res = authsome_run("--", "true")
     assert res.returncode == 0, res.stderr

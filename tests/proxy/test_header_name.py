@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from proxy.conftest import API_HOST, authsome_run, resolve_args, store, write_provider
-from support.providers import oauth_definition
+from proxy.conftest import API_HOST, authsome_run, resolve_args, store
+from support.providers import oauth_definition, write_oauth_provider
 
 
 def test_token_replaces_placeholder_in_the_providers_header(home, pki, upstream, monkeypatch):
     monkeypatch.setenv("AUTHSOME_CA_BUNDLE", str(pki["ca"]))
     oauth = {**oauth_definition("hdrapi")["oauth"], "header_name": "X-Test-Token"}
-    write_provider(home, "hdrapi", [API_HOST], oauth={**oauth, "header_prefix": None})
+    write_oauth_provider(home, "hdrapi", [API_HOST], oauth={**oauth, "header_prefix": None})
     store("hdrapi", "tok-hdr-4e2a")
     url = f"https://{API_HOST}:{upstream.port}/echo"
     curl = ["sh", "-c", 'curl -sS -H "X-Test-Token: $HDRAPI_TOKEN" "$0"', url]

@@ -210,12 +210,9 @@ class AuthServer:
         self, home: str | os.PathLike[str], name: str = "testauth", **kwargs: Any
     ) -> Path:
         """Write provider_definition(...) into <home>/providers/<name>.json (0600)."""
-        folder = Path(home) / "providers"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = folder / f"{name}.json"
-        path.write_text(json.dumps(self.provider_definition(name, **kwargs), indent=2))
-        path.chmod(0o600)
-        return path
+        from support.providers import write_definition
+
+        return write_definition(Path(home), self.provider_definition(name, **kwargs), indent=2)
 
     # -- test controls -------------------------------------------------------------------
 

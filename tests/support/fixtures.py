@@ -1,8 +1,8 @@
 """Pytest fixtures around the test authorization server, the browser stand-in and the
 loopback callback port, plus the two helpers they share with tests.
 
-In a conftest: `from support.fixtures import auth_server, fake_browser  # noqa: F401`,
-or call `use_fake_browser` / `use_callback_port` from a fixture of another name.
+Every test sees these fixtures (tests/conftest.py names this module in `pytest_plugins`);
+a fixture of another name can call `use_fake_browser` / `use_callback_port`.
 """
 
 from __future__ import annotations

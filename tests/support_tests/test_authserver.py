@@ -9,7 +9,6 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from support.authserver import AuthServer, basic_auth, pkce_pair
-from support.fixtures import auth_server  # noqa: F401
 
 REDIRECT = "http://127.0.0.1:7998/auth/callback/oauth"
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -60,7 +59,7 @@ def refresh(srv: AuthServer, rt: str, client_id: str = "pub") -> httpx.Response:
 
 
 @pytest.fixture
-def srv(auth_server):  # noqa: F811
+def srv(auth_server):
     auth_server.register_client("pub", redirect_uris=[REDIRECT])
     return auth_server
 
@@ -275,7 +274,7 @@ def test_device_verification_page_can_approve(srv):
 # -- registration, revocation, metadata -------------------------------------------------
 
 
-def test_dynamic_registration(auth_server):  # noqa: F811
+def test_dynamic_registration(auth_server):
     srv = auth_server
     public = httpx.post(
         srv.registration_url,
@@ -406,7 +405,7 @@ def test_unknown_quirk_is_refused():
 
 
 @pytest.mark.parametrize("flow", ["pkce", "device_code", "dcr_pkce"])
-def test_provider_definition_loads_in_authsome(auth_server, home, flow):  # noqa: F811
+def test_provider_definition_loads_in_authsome(auth_server, home, flow):
     from authsome.providers import load_registry
 
     path = auth_server.write_provider(home, "testauth", flow=flow, client_auth="basic")

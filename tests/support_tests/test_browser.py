@@ -15,7 +15,6 @@ import pytest
 
 from support.authserver import AuthServer, pkce_pair
 from support.browser import browser_command
-from support.fixtures import auth_server, fake_browser  # noqa: F401
 
 OPEN = "import sys, webbrowser; sys.exit(0 if webbrowser.open(sys.argv[1]) else 1)"
 
@@ -69,7 +68,7 @@ def open_with_webbrowser(url: str) -> float:
     return time.monotonic() - start
 
 
-def test_browser_follows_authorize_redirect(auth_server: AuthServer, fake_browser, callback):  # noqa: F811
+def test_browser_follows_authorize_redirect(auth_server: AuthServer, fake_browser, callback):
     auth_server.register_client("pub", redirect_uris=[callback.url])
     verifier, challenge = pkce_pair()
     query = {
@@ -101,7 +100,7 @@ def test_browser_follows_authorize_redirect(auth_server: AuthServer, fake_browse
     assert lines[1].startswith(callback.url + "?code=")
 
 
-def test_browser_ignore_mode_only_logs(auth_server, fake_browser, monkeypatch):  # noqa: F811
+def test_browser_ignore_mode_only_logs(auth_server, fake_browser, monkeypatch):
     monkeypatch.setenv("AUTHSOME_TEST_BROWSER_ACTION", "ignore")
     url = auth_server.authorization_url + "?client_id=x"
     open_with_webbrowser(url)
