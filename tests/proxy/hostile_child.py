@@ -22,8 +22,11 @@ known = json.loads(sys.argv[1])
 attempts: dict[str, dict] = {}
 everything: list[str] = []  # all it saw, whole, for the test's search for secrets
 requests: dict[str, str] = {}
-# A hostile child drops the marker that makes honest commands refuse, to see what is left.
+# A hostile child drops the marker that makes honest commands refuse, to see what is left;
+# and keeps its own commands from spawning a warm agent of their own inside the sandbox
+# (harmless, its home is empty, but its socket would then answer the agent-socket road).
 env = {k: v for k, v in os.environ.items() if k != "AUTHSOME_RUN"}
+env["AUTHSOME_AGENT"] = "0"
 
 
 def attempt(name: str, fn) -> None:

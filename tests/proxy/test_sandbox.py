@@ -72,7 +72,7 @@ def victim_env(user: OrdinaryUser, home: Path, key: str, ca: Path) -> dict[str, 
         "AUTHSOME_HOME": str(home / "v"),
         "AUTHSOME_MASTER_KEY": key,
         "AUTHSOME_CA_BUNDLE": str(ca),
-        "AUTHSOME_AGENT": "0",
+        "AUTHSOME_AGENT": "1",  # the warm agent listens, holding the key, during the run
         "XDG_RUNTIME_DIR": str(home / "runtime"),
         "XDG_DATA_HOME": str(home / "data"),
         "NO_COLOR": "1",
@@ -115,16 +115,27 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
         }
         # The driver (as the user): keyring up and holding the key, the token stored, then
         # `exec authsome run --sandbox` so that its pid, $$, is the proxy's.
+        # The driver (as the user): keyring up and holding the key, the token stored, the
+        # warm agent listening; then `authsome run --sandbox` in a shell that execs it,
+        # so that shell's $$ is the proxy's pid; the agent is stopped at the end.
         driver = (
             'echo -n "$0" | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n'
             "python -c \"import keyring,os; keyring.set_password('authsome', "
             "'master-key:'+os.environ['AUTHSOME_HOME'], os.environ['AUTHSOME_MASTER_KEY'])\"\n"
             'authsome-helper store testapi < "$1" || exit 90\n'
-            'known=$(python -c "import json,os,sys; k=json.loads(sys.argv[1]); '
-            "k['proxy_pid']=int(sys.argv[2]); k['bus']=os.environ['DBUS_SESSION_BUS_ADDRESS']; "
-            'print(json.dumps(k))" "$2" $$)\n'
+            "python -m authsome.agent >/dev/null 2>&1 &\n"
+            'n=0; while [ ! -S "$AUTHSOME_HOME/agent/agent.sock" ] && [ $n -lt 400 ]; do\n'
+            "  sleep 0.05; n=$((n+1)); done\n"
+            '[ -S "$AUTHSOME_HOME/agent/agent.sock" ] && echo "agent listening" >&2\n'
+            "sh -c 'known=$(python -c \"import json,os,sys; k=json.loads(sys.argv[1]); "
+            'k[\\"proxy_pid\\"]=int(sys.argv[2]); '
+            'k[\\"bus\\"]=os.environ[\\"DBUS_SESSION_BUS_ADDRESS\\"]; '
+            'print(json.dumps(k))" "$1" $$)\n'
             f"exec authsome run --sandbox --resolve {API_HOST}:{upstream.port}:127.0.0.1 "
-            f'-- python {HOSTILE} "$known"\n'
+            f'-- python {HOSTILE} "$known"\' sh "$2" &\n'
+            "wait $!; rc=$?\n"
+            "authsome agent stop >/dev/null 2>&1\n"
+            "exit $rc\n"
         )
         env["PATH"] = f"{os.path.dirname(user.python)}:{env['PATH']}"
         res = user.run(
@@ -142,6 +153,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
     failed_roads = {n: a["saw"][:300] for n, a in seen["attempts"].items() if a["ok"]}
     assert failed_roads == {}, failed_roads
     assert len(seen["attempts"]) == 20
+    assert "agent listening" in res.stderr  # so the agent-socket road had a live end
     assert other.accepted == 0  # the host's loopback is out of reach
     # (the test upstream's /echo reflects the request headers back: the API answers
     # are left out, the child using the API while it runs is not what this guards)
