@@ -81,6 +81,18 @@ def _run_helper(home: str, *args: str, extra: dict | None = None):
     )
 
 
+def _assert_gets_nothing(home: str, pid: int, rd: int) -> None:
+    """A helper run against `home`: the fake agent (pid, rd) receives not a byte."""
+    try:
+        _run_helper(home, "get", "bench")
+    finally:
+        _end_accept(client.socket_path(home))
+    got = _collected(pid, rd)
+    assert not got.startswith(b"E"), got
+    assert KEY.encode() not in got and b"AUTHSOME_MASTER_KEY" not in got
+    assert got == b"F"  # one connection, ended with nothing sent (the helper's, or ours)
+
+
 needs_root = pytest.mark.skipif(
     os.getuid() != 0, reason="playing another local user needs root (setuid to nobody)"
 )
@@ -96,14 +108,7 @@ def test_a_home_another_user_created_gets_nothing(tmp_path):
             os.chown(d, NOBODY, NOBODY)
         os.chmod(home, 0o755)
         pid, rd = _fake_agent(client.socket_path(home), NOBODY)
-        try:
-            _run_helper(home, "get", "bench")
-        finally:
-            _end_accept(client.socket_path(home))
-        got = _collected(pid, rd)
-        assert not got.startswith(b"E"), got
-        assert KEY.encode() not in got and b"AUTHSOME_MASTER_KEY" not in got
-        assert got == b"F"  # the only connection was ours, ending it, with nothing sent
+        _assert_gets_nothing(home, pid, rd)
     finally:
         subprocess.run(["rm", "-rf", home], check=False)
 
@@ -120,14 +125,7 @@ def test_an_agent_of_another_user_in_our_directory_gets_nothing():
         theirs = os.path.join(other, "s")
         pid, rd = _fake_agent(theirs, NOBODY)
         os.rename(theirs, client.socket_path(home))  # the path is ours, the listener is not
-        try:
-            _run_helper(home, "get", "bench")
-        finally:
-            _end_accept(client.socket_path(home))
-        got = _collected(pid, rd)
-        assert not got.startswith(b"E"), got
-        assert KEY.encode() not in got
-        assert got == b"F"
+        _assert_gets_nothing(home, pid, rd)
     finally:
         subprocess.run(["rm", "-rf", home, other], check=False)
 

@@ -13,7 +13,6 @@ import json
 import pytest
 
 from authsome.proxy.addressed import check_addressed
-from authsome.proxy.http11 import misdirected
 from proxy.conftest import API_HOST, TOKEN, authsome_run, resolve_args
 
 EVIL = "evil.example.test"
@@ -115,10 +114,3 @@ def test_check_addressed_names_the_host_addressed_and_refuses_two_hosts():
     assert check_addressed(("api.example.test", 8443), b"GET", b"/", bare) is None
     port_443 = [(b"host", b"api.example.test:443")]
     assert check_addressed(("api.example.test", 8443), b"GET", b"/", port_443).status == 421
-
-
-def test_misdirected_is_check_addressed_in_the_listeners_shape():
-    assert misdirected(b"GET", b"/x", [(b"host", b"api.example.test")], API_HOST, 443) is None
-    status, text = misdirected(b"GET", b"/x", [(b"host", b"evil.example")], API_HOST, 443)
-    assert status == 421 and API_HOST in text
-    assert misdirected(b"TRACE", b"/", [(b"host", API_HOST.encode())], API_HOST, 443)[0] == 405

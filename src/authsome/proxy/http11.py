@@ -13,7 +13,6 @@ from http import HTTPStatus
 from authsome.protocol.authheader import TCHAR
 from authsome.protocol.urls import split_authority  # noqa: F401 (the one rule; re-exported)
 
-from .addressed import check_addressed
 from .wire import Headers, response_head
 
 # RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy's own. Content-Length and
@@ -120,16 +119,6 @@ def proxy_authorized(headers: Iterable[tuple[bytes, bytes]], expected: bytes) ->
 
 def authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def misdirected(
-    method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]], host: str, port: int
-) -> tuple[int, str] | None:
-    """(status, text) for a request on a connection intercepted for host:port that must
-    not get the token, else None: `addressed.check_addressed` (SPEC §6.8), in the shape
-    the direct-TLS listener calls it."""
-    refusal = check_addressed((host, port), method, target, headers)
-    return None if refusal is None else (refusal.status, refusal.text)
 
 
 def simple_response(status: int, text: str, extra: Headers = ()) -> bytes:
