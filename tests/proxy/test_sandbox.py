@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pytest
 
-from proxy.conftest import API_HOST, TOKEN, authsome_run
+from proxy.conftest import API_HOST, TOKEN, authsome_run, resolve_args
 from proxy.upstream import Upstream
 from support.cli import tool
 from support.ordinary_user import OrdinaryUser
@@ -223,3 +223,62 @@ def test_doctor_says_whether_the_sandbox_works(vault):
     )
     assert "[warn] sandbox: run --sandbox does not work here" in inside.stdout
     assert "user namespaces must be enabled" in inside.stdout
+
+
+DIRECT_PROBE = r"""
+import os, socket, ssl, sys
+api, port, relay, closed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+def get(sni, host):
+    try:
+        with socket.create_connection((api, port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+                head = f"GET /echo HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                tls.sendall(head.encode())
+                return tls.recv(65536).split(b"\r\n")[0].decode()
+    except (OSError, ssl.SSLError) as exc:
+        return type(exc).__name__
+def tcp(p):
+    try:
+        with socket.create_connection(("127.0.0.1", p), timeout=5) as s:
+            return s.recv(100).decode()
+    except OSError as exc:
+        return type(exc).__name__
+print(get(api, api))                   # the API host by its name: injected
+print(get("other.example.test", api))  # a name the proxy does not intercept: no handshake
+print(get(api, "evil.example"))        # another Host inside: 421, no token
+print(tcp(relay))                      # --allow-host-port: relayed to the host's loopback
+print(tcp(closed))                     # any other host port: nothing there
+"""
+
+
+def test_direct_listener_and_allowed_host_ports(vault, upstream):
+    hello = socket.create_server(("127.0.0.1", 0))
+    closed = socket.create_server(("127.0.0.1", 0))
+
+    def greet():
+        conn, _ = hello.accept()
+        conn.sendall(b"hello from the host")
+        conn.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    relay, shut = hello.getsockname()[1], closed.getsockname()[1]
+    res = authsome_run(
+        "--sandbox", "--allow-host-port", str(relay), *resolve_args(upstream.port), "--",
+        sys.executable, "-c", DIRECT_PROBE, API_HOST, str(upstream.port), str(relay), str(shut),
+    )  # fmt: skip
+    hello.close()
+    closed.close()
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].endswith(" 200 OK"), lines
+    assert lines[1].startswith("SSL"), lines  # the handshake ends (an alert or EOF)
+    assert lines[2].split()[1] == "421", lines
+    assert lines[3:] == ["hello from the host", "ConnectionRefusedError"], lines
+    auths = [v for r in upstream.requests for k, v in r["headers"] if k.lower() == "authorization"]
+    assert auths == [f"Bearer {TOKEN}"]  # the one request by the API host's name
+
+
+def test_allow_host_port_needs_the_sandbox(vault):
+    res = authsome_run("--no-sandbox", "--allow-host-port", "5432", "--", "true")
+    assert res.returncode == 2 and "needs --sandbox" in res.stderr

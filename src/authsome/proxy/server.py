@@ -291,7 +291,9 @@ class ProxyServer:
             chosen.append(host)
             return None
 
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # as CertAuthority.context_for's
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(["http/1.1"])
         ctx.sni_callback = pick
         reader = Reader(False, limits.max_head, limits.max_header_fields)
         try:
