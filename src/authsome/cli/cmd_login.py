@@ -181,7 +181,7 @@ def _params(service, definition, connection: str, args: argparse.Namespace) -> d
     """Template values: --set / --base-url over those the connection already has.
 
     A value the login must have and lacks is a usage error naming the flag to add."""
-    from authsome.providers.templates import missing_params, parse_assignments
+    from authsome.providers.templates import connection_params, parse_assignments
 
     items = list(args.params)
     if args.base_url:
@@ -191,15 +191,7 @@ def _params(service, definition, connection: str, args: argparse.Namespace) -> d
         # Shown before anything is sent, so a pasted URL's real host is seen.
         _say(f"{definition.display_name} instance: {output.visible(given['base_url'])}")
     old = _existing(service, definition.name, connection)
-    params = {**((old or {}).get("params") or {}), **given}
-    missing = missing_params(definition, params)
-    if missing:
-        name = missing[0]
-        t = definition.templates[name]
-        flag = "--base-url HOST" if name == "base_url" else f"--set {name}=VALUE"
-        hint = t.description + (f", e.g. {t.example}" if t.example else "")
-        raise UsageError(f"{definition.name} needs {flag} ({hint})")
-    return params
+    return connection_params(definition, (old or {}).get("params") or {}, given)
 
 
 def _login_from_env(service, definition, connection: str, params: dict[str, str]) -> int:
@@ -249,11 +241,11 @@ def _login_api_key(
 def _login_oauth(
     service, definition, connection: str, args: argparse.Namespace, params: dict[str, str]
 ) -> int:
-    from authsome.oauth.login import LoginRequest, choose_flow, run_login
+    from authsome.oauth.login import LoginRequest, choose_flow, login_and_store
     from authsome.oauth.loopback import callback_port
     from authsome.oauth.responses import parse_scopes
     from authsome.oauth.tokens import ClientCredentials
-    from authsome.providers.templates import check_filled, fill_provider, params_from_token
+    from authsome.providers.templates import check_filled, fill_provider
 
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
@@ -281,28 +273,10 @@ def _login_oauth(
         connection=connection,
     )
 
-    def keep(c: ClientCredentials) -> None:
-        service.store_client(definition.name, c)
-
-    tokens, used = run_login(provider, request, on_registered=keep)
-    if used != service.client(definition.name):
-        keep(used)  # a client that worked is reused on later logins
-    params = params_from_token(definition, params, tokens.extra)
-    _check_token_params(definition, params)
-    service.store_token(definition.name, connection, tokens, params=params, event="login")
+    tokens = login_and_store(service, definition, provider, request, params)
     granted = output.visible(" ".join(tokens.scopes)) or "(none named)"
     _say(f"Logged in to {provider.display_name} ({connection}). Scopes: {granted}")
     return 0
-
-
-def _check_token_params(definition, params: dict[str, str]) -> None:
-    """A template the token response should have filled, and did not."""
-    for name, t in definition.templates.items():
-        if t.from_token and name not in params and t.default is None:
-            raise UsageError(
-                f"{definition.display_name}'s token response has no {t.from_token}: "
-                f"log in again with --set {name}=VALUE ({t.description})"
-            )
 
 
 def _read_secret(prompt: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -110,3 +110,26 @@ def _registered_client(
     client = dcr.remember(client, found)
     on_registered(client)
     return client
+
+
+def login_and_store(
+    service: Any, definition: Provider, provider: Provider, request: LoginRequest, params: dict
+) -> TokenSet:
+    """Run the login for `provider` (the definition, filled) and keep what it yields.
+
+    A client registered on the way (DCR) is stored at once, and a client that worked
+    is kept for later logins; templates the token response fills (`from_token`) are
+    filled and checked; the token is stored with the connection's values.
+    """
+    from authsome.providers.templates import check_token_params, params_from_token
+
+    def keep(client: ClientCredentials) -> None:
+        service.store_client(definition.name, client)
+
+    tokens, used = run_login(provider, request, on_registered=keep)
+    if used != service.client(definition.name):
+        keep(used)
+    params = params_from_token(definition, params, tokens.extra)
+    check_token_params(definition, params)
+    service.store_token(definition.name, request.connection, tokens, params=params, event="login")
+    return tokens

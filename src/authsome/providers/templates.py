@@ -128,6 +128,33 @@ def missing_params(provider: Provider, params: dict[str, str]) -> list[str]:
     ]
 
 
+def connection_params(
+    provider: Provider, old: dict[str, str], given: dict[str, str]
+) -> dict[str, str]:
+    """A login's template values: those given over those the connection already has.
+
+    UsageError naming the flag to add when one the login must have is still missing."""
+    params = {**old, **given}
+    missing = missing_params(provider, params)
+    if missing:
+        name = missing[0]
+        t = provider.templates[name]
+        flag = "--base-url HOST" if name == "base_url" else f"--set {name}=VALUE"
+        hint = t.description + (f", e.g. {t.example}" if t.example else "")
+        raise UsageError(f"{provider.name} needs {flag} ({hint})")
+    return params
+
+
+def check_token_params(provider: Provider, params: dict[str, str]) -> None:
+    """Refuse a login whose token response lacked a value a template takes from it."""
+    for name, t in provider.templates.items():
+        if t.from_token and name not in params and t.default is None:
+            raise UsageError(
+                f"{provider.display_name}'s token response has no {t.from_token}: "
+                f"log in again with --set {name}=VALUE ({t.description})"
+            )
+
+
 def normalize_value(name: str, value: str, role: str = HOST) -> str:
     """A template value as a host or URL part; UsageError if it could escape its place."""
     value = value.strip()
