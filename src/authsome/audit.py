@@ -53,8 +53,10 @@ class Batcher:
     """Audit events from a busy loop (the proxy), written in batches on one thread.
 
     Calling it only appends to a list (the entries are formatted on the writing thread,
-    off the proxy's); a background thread writes what piled up every `interval` seconds
-    in one write, and `close` writes the rest before returning.
+    off the proxy's); a background thread, started by the first event (a run that logs
+    nothing, like `authsome run -- true`, waits for no thread to start), writes what
+    piled up every `interval` seconds in one write, and `close` writes the rest before
+    returning.
     """
 
     def __init__(self, interval: float = 0.2):
@@ -64,13 +66,19 @@ class Batcher:
         self._pending: list[tuple[str, dict, float]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="authsome-audit", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def __call__(self, event: str, **fields) -> None:
         entry = (event, fields, time.time())
         with self._lock:
             self._pending.append(entry)
+            if self._thread is None:
+                import threading
+
+                self._thread = threading.Thread(
+                    target=self._run, name="authsome-audit", daemon=True
+                )
+                self._thread.start()
 
     def _flush(self) -> None:
         with self._lock:
@@ -84,7 +92,10 @@ class Batcher:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
         self._flush()
 
 

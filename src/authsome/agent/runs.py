@@ -45,8 +45,10 @@ class Handoff:
         self.chunks.clear()
         return said
 
-    def start(self, command: list[str], env: dict[str, str]) -> int:
-        """Hand the client the child to start; its exit status (137 if the client died).
+    def start(self, command: list[str], env: dict[str, str], then) -> int:
+        """Hand the client the child to start, then call `then` (the proxy's start: its
+        thread would compete for the GIL while we answer); the child's exit status
+        (137 if the client died).
 
         The client sent only the variables a run reads (client.run_env): the child's
         environment goes back as changes to the client's own, which the client applies.
@@ -57,17 +59,20 @@ class Handoff:
         unset = [k for k in here if k not in changed]
         env_fields = [k + b"=" + v for k, v in changed.items() if here.get(k) != v]
         try:
-            self.conn.sendall(
-                wire.frame(
-                    [
-                        b"start",
-                        self._said(),
-                        wire.encode_fields(argv),
-                        wire.encode_fields(env_fields),
-                        wire.encode_fields(unset),
-                    ]
+            try:
+                self.conn.sendall(
+                    wire.frame(
+                        [
+                            b"start",
+                            self._said(),
+                            wire.encode_fields(argv),
+                            wire.encode_fields(env_fields),
+                            wire.encode_fields(unset),
+                        ]
+                    )
                 )
-            )
+            finally:
+                then()
             reply = wire.read_frame(self.conn.recv)  # as long as the child runs
             if reply[:1] == [b"exited"] and len(reply) == 2:
                 return int(reply[1])
@@ -81,6 +86,19 @@ class Handoff:
             self.conn.sendall(wire.frame([b"local"]))
         finally:
             os._exit(0)
+
+
+def warm() -> None:
+    """Done once in the agent, so that no run's process pays for it: OpenSSL's first EC
+    key and certificate (a throwaway CA, in memory only), and the garbage collector told
+    to leave everything loaded so far alone, so that a fork's collections do not touch
+    (and copy) the pages it shares with the agent."""
+    import gc
+
+    from authsome.proxy.ca import CertAuthority
+
+    CertAuthority(["warm-up.invalid"]).cert_pem  # noqa: B018 -- minting is the point
+    gc.freeze()
 
 
 def serve(conn, req, close: list[int]) -> None:

@@ -58,6 +58,9 @@ WARM = (
     "authsome.proxy.tokens",
     "authsome.oauth.tls",
     "authsome.procguard",
+    "authsome.vault.backends",
+    "authsome.vault.files",
+    "cryptography.hazmat.backends.openssl",
     "tempfile",
 )
 
@@ -313,6 +316,9 @@ class Agent:
             except Exception:  # noqa: S112 -- an optional backend; import on use
                 continue
         keycache.install(self.timeout)
+        from authsome.agent import runs
+
+        runs.warm()
         self.watch = CodeWatch()
         listener.listen(64)
         self.own_fds = [listener.fileno(), lock_fd]

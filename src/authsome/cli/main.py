@@ -44,8 +44,8 @@ def build_parser(load: list[str] | None = None):
     """The argparse tree; imported here so the hook worker's dispatch skips argparse.
 
     `load` names the commands whose modules are imported and registered in full (None:
-    all of them); the others are listed by their summary alone, which is all the help
-    listing and an unknown command's error need.
+    all of them). With none to load (`--help`, an unknown command), every command is
+    listed by its summary alone, which is all the listing and the error need.
     """
     import argparse
     import importlib
@@ -69,8 +69,9 @@ def build_parser(load: list[str] | None = None):
         if name in sub.choices:
             continue  # registered by its module along with another (allow/deny)
         if module_name not in modules:
-            sub.add_parser(name, help=summary, add_help=False)
-            continue
+            if not modules:  # the listing (--help, an unknown command): every summary
+                sub.add_parser(name, help=summary, add_help=False)
+            continue  # a known command runs: the others' parsers would cost ms for nothing
         try:
             module = importlib.import_module(f"authsome.cli.cmd_{module_name}")
         except ModuleNotFoundError as exc:

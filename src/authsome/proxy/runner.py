@@ -31,9 +31,10 @@ from .routes import RouteTable
 # socket is bound here first, so early connections wait in its backlog.
 
 # Set only in a process the warm agent forked for one run (authsome.agent.runs): there
-# the client starts the child, and `handoff.start(command, env)` hands it over and
-# returns its exit status; `handoff.decline()` leaves a run the agent cannot hold (the
-# sandbox's bwrap must be the client's own child) to the client, in-process.
+# the client starts the child; `handoff.start(command, env, then)` hands it over, calls
+# `then` (the proxy's start) and returns the child's exit status; `handoff.decline()`
+# leaves a run the agent cannot hold (the sandbox's bwrap must be the client's own
+# child) to the client, in-process.
 handoff = None
 
 PROXY_USER = "authsome"
@@ -214,11 +215,11 @@ def run(
             proxy = ProxyThread(make_server)
             url = f"http://{PROXY_USER}:{password}@127.0.0.1:{proxy.port}"
             env = child_env(os.environ, url, ca_path, bundle_path, managed_vars)
+            if handoff is not None:  # the client's child; the proxy starts once it knows
+                return handoff.start(list(command), env, proxy.start)
             proxy.start()
             if caught:
                 return 128 + caught[0]  # told to stop before the child existed
-            if handoff is not None:
-                return handoff.start(list(command), env)  # the client's child, its status
             try:
                 child = subprocess.Popen(list(command), env=env)
             except FileNotFoundError:
