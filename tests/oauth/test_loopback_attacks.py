@@ -29,6 +29,7 @@ def test_root_serves_nothing_useful_during_a_login(home, server, port, idle_brow
         assert r.status_code == 404
         assert "location" not in r.headers
         assert state not in r.text and "code_challenge" not in r.text
+        assert "Rt" not in r.text and "default" not in r.text  # not even whose login it is
     finally:
         login.kill()
 

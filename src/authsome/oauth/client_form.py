@@ -74,7 +74,7 @@ Register this redirect URI with it:</p>
 <p><button type="submit">Continue to {name}</button></p>
 </form>
 <p>They are stored encrypted in your local authsome vault and reused on later logins.</p>"""
-    return pages.document(f"Connect {display_name}", body, display_name, connection)
+    return pages.document(f"Connect {display_name}", body, (display_name, connection))
 
 
 def parse_submission(

@@ -199,20 +199,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner = self.server.owner
         if not client_form.host_ok(self.headers.get("Host"), owner.port):
-            return self._page(421, "Wrong host", "Open this page at 127.0.0.1.", error=True)
+            return self._page(421, "Wrong host", "Open this page at 127.0.0.1.", True, False)
         url = urlsplit(self.path)
         if url.path == CALLBACK_PATH:
             return self._callback(owner, url.query)
         form = self._form_spec(url.path)
         if form is not None:
             return self._form(owner, form, None, 200)
-        self._page(404, "Not found", "Nothing here.", error=True)
+        self._page(404, "Not found", "Nothing here.", True, False)
 
     def do_POST(self) -> None:
         owner = self.server.owner
         form = self._form_spec(urlsplit(self.path).path)
         if form is None:
-            return self._page(404, "Not found", "Nothing here.", error=True)
+            return self._page(404, "Not found", "Nothing here.", True, False)
         port = owner.port
         if not client_form.host_ok(self.headers.get("Host"), port) or not client_form.origin_ok(
             self.headers.get("Origin"), port
@@ -257,9 +257,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "This answer does not belong to the sign-in authsome is waiting for "
                 "(a stale tab, or a link from someone else). It was ignored."
             )
-            return self._page(400, "Not this sign-in", text, error=True)
+            return self._page(400, "Not this sign-in", text, True, False)
         if not owner.finish(result):
-            return self._page(400, "Already finished", "This sign-in was already answered.")
+            text = "This sign-in was already answered."
+            return self._page(400, "Already finished", text, True, False)
         if result.error is not None:
             text = f"{result.error} You can close this tab."
             return self._page(400, "Sign-in failed", text, error=True)
@@ -287,9 +288,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._send(status, body, pages.csp(form.form_target))
 
-    def _page(self, status: int, title: str, text: str, error: bool = False) -> None:
+    def _page(
+        self, status: int, title: str, text: str, error: bool = False, named: bool = True
+    ) -> None:
+        """A short page; `named` pages say which login they belong to, the others (what
+        any local client may be shown) do not."""
         owner = self.server.owner
-        body = pages.message(title, text, owner.display_name, owner.connection, error)
+        who = (owner.display_name, owner.connection) if named else None
+        body = pages.message(title, text, who, error)
         self._send(status, body, pages.csp())
 
     def _redirect(self, location: str) -> None:

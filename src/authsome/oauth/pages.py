@@ -46,15 +46,17 @@ def who(display_name: str, connection: str) -> str:
     )
 
 
-def document(title: str, body: str, display_name: str, connection: str) -> bytes:
-    """A whole page: `body` is HTML already escaped."""
+def document(title: str, body: str, login: tuple[str, str] | None) -> bytes:
+    """A whole page: `body` is HTML already escaped; `login` (provider display name,
+    connection) is named at the top when given."""
+    named = who(*login) if login else ""
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>authsome: {escape(title)}</title><style>{STYLE}</style></head>\n"
-        f"<body>{who(display_name, connection)}<h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
+        f"<body>{named}<h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
     ).encode()
 
 
-def message(title: str, text: str, display_name: str, connection: str, error: bool = False):
+def message(title: str, text: str, login: tuple[str, str] | None, error: bool = False) -> bytes:
     cls = ' class="error"' if error else ""
-    return document(title, f"<p{cls}>{escape(text)}</p>", display_name, connection)
+    return document(title, f"<p{cls}>{escape(text)}</p>", login)
