@@ -30,6 +30,7 @@ def check_home(home: str) -> list[Check]:
     else:
         out.append(Check("home", OK, f"{home} (700)"))
     loose = []
+    definitions = paths.providers_dir(home)
     for root, dirs, files in os.walk(home):
         for d in dirs:
             p = os.path.join(root, d)
@@ -37,11 +38,21 @@ def check_home(home: str) -> list[Check]:
                 loose.append((p, "700"))
         for f in files:
             p = os.path.join(root, f)
-            if stat.S_IMODE(os.lstat(p).st_mode) & 0o077:
+            mode = stat.S_IMODE(os.lstat(p).st_mode)
+            if root == definitions and not mode & 0o022:
+                # A definition holds no secret: readable by others (the umask's 644, as
+                # `authsome inspect NAME > NAME.json` writes it) is only worth a note.
+                if mode & 0o044:
+                    out.append(
+                        Check("permissions", WARN, f"{p} is readable by others", f"chmod 600 {p}")
+                    )
+                continue
+            if mode & 0o077:
                 loose.append((p, "600"))
     for p, want in loose[:20]:
-        out.append(Check("permissions", FAIL, f"{p} is readable by others", f"chmod {want} {p}"))
-    if not loose:
+        what = "writable" if stat.S_IMODE(os.lstat(p).st_mode) & 0o022 else "readable"
+        out.append(Check("permissions", FAIL, f"{p} is {what} by others", f"chmod {want} {p}"))
+    if not loose and not any(c.level == WARN for c in out):
         out.append(Check("permissions", OK, "every file 600, every directory 700"))
     return out
 
@@ -212,6 +223,17 @@ def check_providers(home: str) -> list[Check]:
     out = [Check("providers", OK, f"{len(loaded)} definitions load")]
     for error in registry.errors:
         out.append(Check("providers", FAIL, str(error), f"fix or remove {error.path}"))
+    warned = registry.warnings()
+    if warned:
+        lines = [line for path in sorted(warned) for line in warned[path]]
+        out.append(
+            Check(
+                "providers",
+                WARN,
+                f"{len(warned)} definition file(s) with warnings: " + "; ".join(lines),
+                "fix the key's name or remove it",
+            )
+        )
     return out
 
 

@@ -35,7 +35,15 @@ def ensure_dir(path: str) -> str:
 
 
 def ensure_home() -> str:
-    return ensure_dir(home())
+    """The home, with its `providers/` folder: `authsome inspect NAME >
+    ~/.authsome/providers/NAME.json` needs the folder before authsome runs."""
+    base = ensure_dir(home())
+    if not os.path.isdir(providers_dir(base)):
+        try:
+            os.mkdir(providers_dir(base), DIR_MODE)
+        except FileExistsError:
+            pass
+    return base
 
 
 def providers_dir(base: str | None = None) -> str:

@@ -107,7 +107,8 @@ def test_login_status_line_on_a_terminal(waiting_login):
         r"\r\x1b\[2KWaiting for the TenantCo sign-in in your browser: (\d+):(\d\d) left", out
     )
     left = [int(m) * 60 + int(s) for m, s in ticks]
-    assert left[0] == 3 and left == sorted(left, reverse=True) and len(set(left)) >= 2
+    # the first tick depends on how fast a loaded machine got there (3 s timeout)
+    assert 1 <= left[0] <= 3 and left == sorted(left, reverse=True) and len(set(left)) >= 2
     assert "(Ctrl-C to cancel)" in out
     assert "timed out after 3 s waiting for the TenantCo sign-in" in out
 
@@ -165,7 +166,9 @@ def test_doctor_on_a_broken_home_names_each_problem_and_fix(home, run):
     assert code == 1
     fails = {(c["name"], c["fix"]) for c in checks if c["level"] == "fail"}
     assert ("home", f"chmod 700 {home}") in fails
-    assert ("permissions", f"chmod 600 {loose}") in fails
+    # a definition readable by others (the umask's 644) is a note, not a failure
+    warns = {(c["name"], c["fix"]) for c in checks if c["level"] == "warn"}
+    assert ("permissions", f"chmod 600 {loose}") in warns
     assert ("providers", f"fix or remove {broken}") in fails
     provider_msg = [
         c["message"] for c in checks if c["name"] == "providers" and c["level"] == "fail"

@@ -232,7 +232,7 @@ def test_doctor_names_problems_and_exits_nonzero(home, run):
     run("authsome-helper", "store", "hubspot", input='{"access_token":"t"}')
     assert run("authsome", "doctor").returncode == 0
     os.chmod(home, 0o755)
-    (home / "providers").mkdir()
+    (home / "providers").mkdir(exist_ok=True)
     (home / "providers" / "bad.json").write_text("{")
     r = run("authsome", "doctor")
     assert r.returncode == 1

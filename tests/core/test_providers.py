@@ -50,7 +50,7 @@ def test_saved_inspect_output_overrides_the_bundled_definition(home, run):
     d = json.loads(run("authsome", "inspect", "hubspot").stdout)
     d["oauth"]["scopes"] = ["crm.objects.contacts.read"]
     d["x_unknown_field"] = {"kept": True}
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     (home / "providers" / "hubspot.json").write_text(json.dumps(d))
     assert _source(run, "hubspot") == "custom"
     again = json.loads(run("authsome", "inspect", "hubspot").stdout)
@@ -59,7 +59,7 @@ def test_saved_inspect_output_overrides_the_bundled_definition(home, run):
 
 
 def test_a_broken_user_file_is_reported_and_the_others_still_load(home, run):
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     broken = home / "providers" / "acme.json"
     broken.write_text(
         json.dumps(
@@ -88,7 +88,7 @@ def test_a_broken_user_file_is_reported_and_the_others_still_load(home, run):
 
 def test_an_odd_but_valid_key_pattern_loads_quietly(home, run):
     """`re` warns about patterns such as `[[`; that warning is not the user's to read."""
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     definition = {
         "name": "oddkey",
         "display_name": "Odd",
@@ -126,7 +126,7 @@ def test_schema_violations_name_the_field(home, data, field):
     }
     for k, v in data.items():
         base[k] = v
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     (home / "providers" / "acme.json").write_text(json.dumps(base))
     with pytest.raises(ProviderError) as info:
         load_registry(str(home)).get("acme")
@@ -134,7 +134,7 @@ def test_schema_violations_name_the_field(home, data, field):
 
 
 def test_loopback_http_endpoints_are_allowed(home):
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     (home / "providers" / "dev.json").write_text(
         json.dumps(
             {
@@ -150,7 +150,7 @@ def test_loopback_http_endpoints_are_allowed(home):
 
 
 def test_original_authsome_file_format_loads(home):
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     (home / "providers" / "legacy.json").write_text(
         "// a provider written for the original authsome\n"
         + json.dumps(

@@ -22,7 +22,7 @@ DEFINITION = {
 
 
 def _setup(home):
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     (home / "providers" / "ghe.json").write_text(json.dumps(DEFINITION))
     service = CredentialService(str(home))
     service.store_token(

@@ -55,7 +55,7 @@ def test_inspect_round_trip_keeps_the_separator(home, run):
     hubspot = json.loads(run("authsome", "inspect", "hubspot").stdout)
     assert hubspot["oauth"]["scope_separator"] == " "
     d["oauth"]["scopes"] = ["chat:write"]
-    (home / "providers").mkdir(parents=True)
+    (home / "providers").mkdir(parents=True, exist_ok=True)
     (home / "providers" / "slack.json").write_text(json.dumps(d))
     slack = load_registry(str(home)).get("slack")
     assert slack.source == "custom" and slack.oauth.scope_separator == ","

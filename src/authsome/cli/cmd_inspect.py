@@ -38,22 +38,52 @@ def register(sub) -> None:
 
 def definition_dict(provider) -> dict:
     """The provider as its JSON file would hold it, unknown fields included."""
+    import attrs
     import cattrs
 
+    from authsome.providers.unknown import DICT_BLOCKS, unknown_keys
+
     data = cattrs.Converter().unstructure(provider)
-    for internal in ("source", "path", "extra"):
-        data.pop(internal, None)
+    for a in attrs.fields(type(provider)):
+        if a.metadata.get("internal"):
+            data.pop(a.name, None)
     for optional in ("templates", "mcp"):
         if not data.get(optional):
             data.pop(optional, None)
     ordered = {k: data.pop(k) for k in FIELD_ORDER if k in data}
     ordered.update(data)
     ordered.update(provider.extra)
+    # Unknown keys inside a block are kept too (the loader warns about them).
+    for key, _ in unknown_keys(provider.raw):
+        block, dot, field = key.partition(".")
+        if dot and block in DICT_BLOCKS and isinstance(ordered.get(block), dict):
+            ordered[block][field] = provider.raw[block][field]
     return ordered
+
+
+def writes_into(path: str | None) -> bool:
+    """Our stdout is the file at `path` (`inspect NAME >> .../NAME.json`)."""
+    import os
+
+    if not path:
+        return False
+    try:
+        return os.path.samestat(os.fstat(1), os.stat(path))
+    except OSError:
+        return False
 
 
 def run(args) -> int:
     from authsome.providers import load_registry
 
-    output.print_json(definition_dict(load_registry().get(args.name)))
+    registry = load_registry()
+    name = registry.resolve(args.name)
+    if writes_into(registry.custom_path(name)):
+        # Never the override we are writing as our own input: the bundled definition.
+        provider = registry.bundled(name)
+    else:
+        provider = registry.get(name)
+        for line in registry.warnings([name]).get(provider.path or "", []):
+            output.warn(line)
+    output.print_json(definition_dict(provider))
     return 0

@@ -29,6 +29,9 @@ def collect(connected_only: bool = False) -> list[dict]:
     registry = service.registry
     for error in registry.errors:
         output.warn(f"skipping a broken provider file: {error}")
+    for lines in registry.warnings().values():
+        for line in lines:
+            output.warn(line)
     try:
         summaries = service.list()
     except VaultUnavailable as exc:

@@ -82,6 +82,21 @@ def build_parser(load: list[str] | None = None):
     return parser
 
 
+def _make_home() -> None:
+    """Any command makes the home (0700) and its providers/ folder, so that the first
+    thing a user may do, `authsome inspect NAME > ~/.authsome/providers/NAME.json`,
+    finds the folder. A home we cannot make is the command's own error to report."""
+    import os
+
+    from authsome import paths
+
+    try:
+        if not os.path.isdir(paths.providers_dir()):
+            paths.ensure_home()  # an existing home's mode is doctor's to report, not ours
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the console script (the agent and tests pass argv)
         argv = sys.argv[1:]
@@ -123,6 +138,7 @@ def serve(argv: list[str]) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
+        _make_home()
         return int(args.func(args) or 0)
     except BrokenPipeError:
         # The reader went away (`authsome list | head`): not our failure.

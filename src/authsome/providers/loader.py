@@ -18,7 +18,7 @@ from authsome import paths
 from authsome.errors import ProviderError, UnknownProvider
 from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.providers.model import AUTH_TYPES, FLOWS, Provider
-from authsome.providers.rules import BUNDLED_DIR, json_files
+from authsome.providers.rules import BUNDLED_DIR, custom_files, json_files, writable_by_others
 from authsome.providers.validate import (
     check_header_fields,
     check_oauth_choices,
@@ -110,7 +110,7 @@ class Registry:
     def __init__(self, home: str | None = None):
         self.home = home or paths.home()
         self._bundled = json_files(BUNDLED_DIR)
-        self._custom = json_files(paths.providers_dir(self.home))
+        self._custom = custom_files(self.home)
         self._loaded: dict[str, Provider] = {}
         self._errors: dict[str, ProviderError] = {}
 
@@ -124,7 +124,14 @@ class Registry:
             return None
         try:
             if name in self._custom:
-                provider = load_file(self._custom[name], "custom")
+                path = self._custom[name]
+                if writable_by_others(path):
+                    raise ProviderError(
+                        "writable by other users, so refused: it decides where your tokens "
+                        f"go (chmod 600 {path})",
+                        path,
+                    )
+                provider = load_file(path, "custom")
             else:
                 provider = load_file(self._bundled[name], "bundled")
         except ProviderError as exc:
@@ -133,10 +140,24 @@ class Registry:
         self._loaded[name] = provider
         return provider
 
+    def resolve(self, name: str) -> str:
+        """The provider's name as spelled in the catalog: exact, or the one name that
+        matches ignoring case (`HubSpot`); else UnknownProvider with the nearest name."""
+        if name in self._bundled or name in self._custom:
+            return name
+        names = self.names()
+        folded = [n for n in names if n.lower() == name.lower()]
+        if len(folded) == 1:
+            return folded[0]
+        import difflib
+
+        near = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        raise UnknownProvider(f"unknown provider '{name}' ({hint}see `authsome list`)")
+
     def get(self, name: str) -> Provider:
         """The provider called `name`; UnknownProvider if none, ProviderError if broken."""
-        if name not in self._bundled and name not in self._custom:
-            raise UnknownProvider(f"unknown provider '{name}' (see `authsome list`)")
+        name = self.resolve(name)
         provider = self._load(name)
         if provider is None:
             raise self._errors[name]
@@ -146,10 +167,32 @@ class Registry:
         """Every provider that loads; the broken ones are in `errors`."""
         return [p for p in (self._load(n) for n in self.names()) if p is not None]
 
+    def bundled(self, name: str) -> Provider:
+        """The bundled definition of `name`, whatever the user's file says."""
+        if name not in self._bundled:
+            raise UnknownProvider(f"'{name}' is not a bundled provider")
+        return load_file(self._bundled[name], "bundled")
+
+    def custom_path(self, name: str) -> str | None:
+        return self._custom.get(name)
+
     @property
     def errors(self) -> list[ProviderError]:
         self.all()
         return [self._errors[n] for n in sorted(self._errors)]
+
+    def warnings(self, names: list[str] | None = None) -> dict[str, list[str]]:
+        """User file -> a line per unknown key it holds (the loaded ones among `names`)."""
+        from authsome.providers.unknown import describe, unknown_keys
+
+        out: dict[str, list[str]] = {}
+        for name in self.names() if names is None else names:
+            provider = self._load(name) if name in self._custom else None
+            if provider is not None and provider.path:
+                found = unknown_keys(provider.raw)
+                if found:
+                    out[provider.path] = [describe(provider.path, k, n) for k, n in found]
+        return out
 
 
 def load_registry(home: str | None = None) -> Registry:

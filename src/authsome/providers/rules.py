@@ -42,13 +42,44 @@ def read_raw(path: str, mentions: str | None = None) -> dict | None:
     return upgrade_legacy(data)
 
 
+# A user file that others may write is refused: it decides where the tokens are sent.
+WRITABLE_BY_OTHERS = 0o022
+
+
+def writable_by_others(path: str) -> bool:
+    try:
+        return bool(os.stat(path).st_mode & WRITABLE_BY_OTHERS)
+    except OSError:
+        return False
+
+
+def custom_files(home: str | None = None) -> dict[str, str]:
+    """The user's definition files (name -> path). An empty file counts as absent: it is
+    what `authsome inspect NAME > .../providers/NAME.json` reads while the shell has
+    just created it, and what that command leaves if it fails."""
+    out = {}
+    for name, path in json_files(paths.providers_dir(home)).items():
+        try:
+            if os.stat(path).st_size == 0:
+                continue
+        except OSError:
+            continue
+        out[name] = path
+    return out
+
+
 def provider_raw(name: str, home: str | None = None) -> dict | None:
-    """The provider's definition as a raw dict (a user file wins), or None."""
+    """The provider's definition as a raw dict (a user file wins), or None (then the full
+    loader says why: a broken or refused file)."""
     if "/" in name or name.startswith("."):
         return None
     custom = os.path.join(paths.providers_dir(home), name + ".json")
-    if os.path.exists(custom):
-        return read_raw(custom)
+    try:
+        counts = os.stat(custom).st_size > 0
+    except OSError:
+        counts = False
+    if counts:
+        return None if writable_by_others(custom) else read_raw(custom)
     return read_raw(os.path.join(BUNDLED_DIR, name + ".json"))
 
 
@@ -59,7 +90,11 @@ def all_providers_raw(home: str | None = None, mentions: str | None = None) -> l
     those naming it, and those with regex or templated hosts. JSON parsing of the whole
     catalog is most of an adapter's own cost on the hot path.
     """
-    names = {**json_files(BUNDLED_DIR), **json_files(paths.providers_dir(home))}
+    custom = custom_files(home)
+    names = {**json_files(BUNDLED_DIR), **custom}
+    for name, path in custom.items():
+        if writable_by_others(path):
+            del names[name]  # refused, and not replaced by the bundled one behind the user
     out = []
     for name in sorted(names):
         data = read_raw(names[name], mentions)
