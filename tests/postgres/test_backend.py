@@ -77,7 +77,7 @@ def test_records_are_opaque_blobs(vault_url):
     }
     for kind, _, blob in rows:
         if kind != "meta":
-            assert bytes(blob).startswith(b"ASV1") and OPENAI_KEY.encode() not in bytes(blob)
+            assert bytes(blob).startswith(b"ASV2") and OPENAI_KEY.encode() not in bytes(blob)
     assert vault.delete("git", "https://example.com") is True
     assert vault.delete("git", "https://example.com") is False
     assert vault.names("git") == []

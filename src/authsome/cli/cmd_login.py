@@ -137,9 +137,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _existing(service, name: str, connection: str) -> dict | None:
+    from authsome.vault.vault import RecordUnreadable
+
     try:
         return service.record(name, connection)
     except NotFound:
+        return None
+    except RecordUnreadable as exc:  # rolled back or junk: logging in again replaces it
+        output.warn(str(exc))
         return None
 
 

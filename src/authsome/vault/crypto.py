@@ -32,6 +32,35 @@ def record_aad(kind: str, name: str) -> bytes:
     return b"authsome-record-v1\x00" + kind.encode() + b"\x00" + name.encode()
 
 
+MAGIC_VERSIONED = b"ASV2"  # + 8-byte version (in the associated data) + nonce + sealed
+
+
+def _versioned_aad(kind: str, name: str, version: int) -> bytes:
+    return record_aad(kind, name) + b"\x00v" + version.to_bytes(8, "big")
+
+
+def seal_record(key: bytes, plaintext: bytes, kind: str, name: str, version: int) -> bytes:
+    """A record bound to its slot and to a version (rollback detection: see vault.hwm)."""
+    nonce = os.urandom(NONCE_LEN)
+    sealed = AESGCM(key).encrypt(nonce, plaintext, _versioned_aad(kind, name, version))
+    return MAGIC_VERSIONED + version.to_bytes(8, "big") + nonce + sealed
+
+
+def record_version(blob: bytes) -> int:
+    """The version a blob claims (unauthenticated: only to pick the next one); 0 for ASV1."""
+    return int.from_bytes(blob[4:12], "big") if blob.startswith(MAGIC_VERSIONED) else 0
+
+
+def open_record(key: bytes, blob: bytes, kind: str, name: str) -> tuple[bytes, int]:
+    """(plaintext, version) of a record; an ASV1 record (before versions) is version 0."""
+    if not blob.startswith(MAGIC_VERSIONED):
+        return unseal(key, blob, record_aad(kind, name)), 0
+    if len(blob) < 12:
+        raise DecryptError("not an authsome vault record")
+    version = int.from_bytes(blob[4:12], "big")
+    return unseal(key, MAGIC + blob[12:], _versioned_aad(kind, name, version)), version
+
+
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_LEN)
     return MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)

@@ -95,11 +95,11 @@ def migrate(home: str, target, overwrite: bool = False) -> MigrateReport:
 def _reseal(local: Vault, local_key: bytes, shared_key: bytes, kind: str, name: str) -> bytes:
     blob = local.backend.read(kind, name)
     assert blob is not None
-    aad = crypto.record_aad(kind, name)
     try:
-        plain = crypto.unseal(local_key, blob, aad)
+        plain, version = crypto.open_record(local_key, blob, kind, name)
     except crypto.DecryptError:
         raise VaultUnavailable(
             f"the local record {kind}/{name} does not decrypt; nothing was copied"
         ) from None
-    return blob if shared_key == local_key else crypto.seal(shared_key, plain, aad)
+    # Versioned in the shared vault from the start (its records are checked for rollback).
+    return crypto.seal_record(shared_key, plain, kind, name, version + 1)

@@ -70,6 +70,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 class PostgresBackend:
+    # Records carry versions checked against this machine's marks (vault/hwm.py): anyone
+    # who can write the database could otherwise roll a record back.
+    rollback_marks = True
+
     def __init__(self, url: str):
         if psycopg is None:
             raise VaultUnavailable(

@@ -57,6 +57,11 @@ class Vault:
         self._data_key: bytes | None = None
         self._source: keys.KeySource | None = None
         self._header_cache: dict | None = None
+        self._marks = None
+        if getattr(backend, "rollback_marks", False):
+            from authsome.vault.hwm import Marks
+
+            self._marks = Marks(self.home, backend.where)
 
     # -- keys ---------------------------------------------------------------------------
     @property
@@ -161,20 +166,44 @@ class Vault:
         if key is None:
             raise VaultUnavailable("the vault has records but no header; it cannot be opened")
         try:
-            return jsonlite.loads(crypto.unseal(key, blob, crypto.record_aad(kind, name)))
+            plain, version = crypto.open_record(key, blob, kind, name)
+            record = jsonlite.loads(plain)
         except (crypto.DecryptError, ValueError):
             raise RecordUnreadable(
                 f"the record {kind}/{name} does not decrypt (tampered, or moved from another slot)"
             ) from None
+        if self._marks is not None:
+            floor = self._marks.floor(f"{kind}/{name}")
+            if version < floor:
+                raise RecordUnreadable(
+                    f"the record {kind}/{name} is older than one this machine has seen "
+                    f"(version {version}, expected {floor} or later): the shared vault was "
+                    "rolled back or the record restored; it is not used"
+                )
+            self._marks.raise_to(f"{kind}/{name}", version)
+        return record
 
     def put(self, kind: str, name: str, record: dict) -> None:
         paths.ensure_home()
         key = self.data_key(create=True)
         assert key is not None
         data = jsonlite.dumps(record, separators=(",", ":")).encode()
-        self.backend.write(kind, name, crypto.seal(key, data, crypto.record_aad(kind, name)))
+        if self._marks is None:
+            self.backend.write(kind, name, crypto.seal(key, data, crypto.record_aad(kind, name)))
+            return
+        # The next version after any this machine knows of and the one stored now.
+        current = self.backend.read(kind, name)
+        seen = crypto.record_version(current) if current is not None else 0
+        version = max(seen, self._marks.floor(f"{kind}/{name}")) + 1
+        self.backend.write(kind, name, crypto.seal_record(key, data, kind, name, version))
+        self._marks.raise_to(f"{kind}/{name}", version)
 
     def delete(self, kind: str, name: str) -> bool:
+        if self._marks is not None:
+            # A deleted record that comes back (re-inserted as it was) is refused.
+            current = self.backend.read(kind, name)
+            if current is not None:
+                self._marks.raise_to(f"{kind}/{name}", crypto.record_version(current) + 1)
         return self.backend.delete(kind, name)
 
     def names(self, kind: str) -> list[str]:
