@@ -190,6 +190,7 @@ attempt(
 )
 attempt("read AUTHSOME_HOME", read_tree(known["home"]))
 attempt("read ~/.authsome", read_tree(os.path.expanduser("~/.authsome")))
+attempt("read $XDG_RUNTIME_DIR", read_tree(known["runtime"]))
 attempt("read the key file", read_file(os.path.join(known["home"], "master.key")))
 attempt("read ~/.authsome/master.key", read_file(os.path.expanduser("~/.authsome/master.key")))
 attempt("keyring library", keyring_lib)

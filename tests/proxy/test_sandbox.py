@@ -95,6 +95,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
     vault_home = Path(env["AUTHSOME_HOME"])
     write_oauth_provider(vault_home, "testapi", [API_HOST])
     (home / ".authsome" / "master.key").write_text(key)  # a decoy in the default home
+    (home / "runtime" / "decoy").write_text(key)  # what sockets there would lead to
     for root, dirs, files in os.walk(home):
         for name in [*dirs, *files]:
             os.chown(os.path.join(root, name), user.uid, user.gid)
@@ -106,6 +107,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
     with Upstream(pki) as upstream:
         known = {
             "home": env["AUTHSOME_HOME"],
+            "runtime": env["XDG_RUNTIME_DIR"],
             "api_host": API_HOST,
             "api_port": upstream.port,
             "upstream_port": upstream.port,
@@ -152,7 +154,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
 
     failed_roads = {n: a["saw"][:300] for n, a in seen["attempts"].items() if a["ok"]}
     assert failed_roads == {}, failed_roads
-    assert len(seen["attempts"]) == 20
+    assert len(seen["attempts"]) == 21
     assert "agent listening" in res.stderr  # so the agent-socket road had a live end
     assert other.accepted == 0  # the host's loopback is out of reach
     # (the test upstream's /echo reflects the request headers back: the API answers

@@ -17,7 +17,12 @@ from .netns import Listener, SandboxUnavailable, spawn
 DIRECT_ADDRESS = "127.0.0.2"  # where the API hosts resolve inside; the proxy takes TLS there
 PROXY_PORTS = range(3128, 3200)  # HTTPS_PROXY inside: the first not taken by a relay
 # Variables that would point the child at what it must not reach (bus, keyring, agent).
-UNSET = ("DBUS_SESSION_BUS_ADDRESS", "GNOME_KEYRING_CONTROL")
+UNSET = ("DBUS_SESSION_BUS_ADDRESS", "GNOME_KEYRING_CONTROL", "DISPLAY", "XAUTHORITY")
+UNSET += ("WAYLAND_DISPLAY",)
+# Roads out of any sandbox that shares the file system: X11 lets a client type into the
+# user's terminal; the system bus reaches services that act for the user's session.
+SYSTEM_DIRS = ("/tmp/.X11-unix",)  # noqa: S108 - X11 sockets live there by convention
+SYSTEM_FILES = ("/run/dbus/system_bus_socket",)
 BWRAP_FIX = (
     "--sandbox needs bubblewrap: install it (apt install bubblewrap, dnf install "
     "bubblewrap), or run without --sandbox"
@@ -29,6 +34,7 @@ class Sandbox(NamedTuple):
     gid: int
     hide_dirs: tuple[str, ...]  # an empty tmpfs over each
     hide_files: tuple[str, ...]  # /dev/null over each (sockets, single files)
+    keep: tuple[str, ...]  # bound back inside a hidden directory (the ssh agent's socket)
     hosts: str  # the generated hosts file, bound over /etc/hosts
 
 
@@ -45,35 +51,49 @@ def bwrap_args(bwrap: str, box: Sandbox, command: Sequence[str]) -> list[str]:
         "--proc", "/proc",  # this PID namespace's /proc: no environ/mem of the proxy
         "--dev", "/dev",
     ]  # fmt: skip
-    for path in box.hide_dirs:  # authsome's home (vault, key file, agent), keyring dirs
-        args += ["--tmpfs", path]
-    for path in box.hide_files:  # the session bus socket
+    for path in box.hide_dirs:  # authsome's homes (vault, key file, agent), $XDG_RUNTIME_DIR
+        args += ["--tmpfs", path]  # (session bus, keyring, systemd --user, ...), X11
+    for path in box.hide_files:  # the session bus (outside the runtime dir), the system bus
         args += ["--ro-bind", "/dev/null", path]
+    for path in box.keep:  # $SSH_AUTH_SOCK: ssh and git over ssh keep working
+        args += ["--bind", path, path]
     args += ["--ro-bind", box.hosts, "/etc/hosts"]  # API hosts -> DIRECT_ADDRESS
     return [*args, "--", *command]
 
 
-def hidden(env: Mapping[str, str], authsome_home: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(directories, files) to hide: those of them that exist (bwrap would create a
-    missing mount point on the real file system)."""
+def hidden(env: Mapping[str, str], authsome_home: str) -> tuple[tuple[str, ...], ...]:
+    """(directories, files, kept) for `Sandbox`: what exists of what is hidden (bwrap
+    would create a missing mount point on the real file system), nothing hidden twice."""
     home = env.get("HOME") or os.path.expanduser("~")
-    runtime = env.get("XDG_RUNTIME_DIR", "")
-    dirs = [authsome_home, os.path.join(home, ".authsome")]
-    files = []
-    if runtime:
-        dirs.append(os.path.join(runtime, "keyring"))  # gnome-keyring's control sockets
-        files.append(os.path.join(runtime, "bus"))
-    if env.get("GNOME_KEYRING_CONTROL"):
-        dirs.append(env["GNOME_KEYRING_CONTROL"])
+    dirs = [authsome_home, os.path.join(home, ".authsome"), *SYSTEM_DIRS]
+    files = [*SYSTEM_FILES]
+    for name in ("XDG_RUNTIME_DIR", "GNOME_KEYRING_CONTROL"):
+        if env.get(name):
+            dirs.append(env[name])  # the session bus, keyring, systemd --user sockets
     for part in env.get("DBUS_SESSION_BUS_ADDRESS", "").split(";"):
         for item in part.partition(":")[2].split(","):
             key, _, value = item.partition("=")
             if key == "path":
                 files.append(value)  # (abstract sockets are per network namespace: gone)
+    real_dirs = sorted({os.path.realpath(d) for d in dirs if os.path.isdir(d)}, key=len)
+    top: list[str] = []
+    for d in real_dirs:
+        if not any(_under(d, t) for t in top):
+            top.append(d)
+    real_files = {os.path.realpath(f) for f in files if os.path.exists(f)}
+    keep = []
+    agent = env.get("SSH_AUTH_SOCK")
+    if agent and os.path.exists(agent) and any(_under(os.path.realpath(agent), t) for t in top):
+        keep.append(os.path.realpath(agent))
     return (
-        tuple(dict.fromkeys(os.path.realpath(d) for d in dirs if os.path.isdir(d))),
-        tuple(dict.fromkeys(os.path.realpath(f) for f in files if os.path.exists(f))),
+        tuple(top),
+        tuple(sorted(f for f in real_files if not any(_under(f, t) for t in top))),
+        tuple(keep),
     )
+
+
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def hosts_file(real: str, names: Iterable[str]) -> str:
@@ -109,7 +129,7 @@ def check() -> str | None:
 
     try:
         bwrap = find_bwrap()
-        box = Sandbox(os.getuid(), os.getgid(), (), (), "/etc/hosts")
+        box = Sandbox(os.getuid(), os.getgid(), (), (), (), "/etc/hosts")
         env = {"PATH": os.environ.get("PATH") or "/usr/bin:/bin"}
         child, _ = spawn(bwrap_args(bwrap, box, ["true"]), env, [], stderr=subprocess.PIPE)
     except SandboxUnavailable as exc:

@@ -43,8 +43,8 @@ def start_sandboxed(command, routes, resolve, options, tmp, url, proxy, trust):
     _write_private(store, java_truststore(ca_path), 0o644)
     java = f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStoreType=PKCS12"
     env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), java]))
-    dirs, files = sandbox.hidden(os.environ, paths.home())
-    box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, hosts_path)
+    dirs, files, keep = sandbox.hidden(os.environ, paths.home())
+    box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, keep, hosts_path)
     child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners)
     extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
     proxy.listen(socks[0], extra)
