@@ -8,7 +8,6 @@ so a <TAB> costs one small process and no JSON parsing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 SHELLS = ("bash", "zsh", "fish")
@@ -53,16 +52,9 @@ def run(args) -> int:
 def provider_names(home: str | None = None) -> list[str]:
     """Bundled and user provider names, from file names alone (the loader insists they match)."""
     from authsome import paths
+    from authsome.providers.rules import BUNDLED_DIR, json_files
 
-    bundled = os.path.join(os.path.dirname(os.path.dirname(__file__)), "providers", "bundled")
-    names: set[str] = set()
-    for directory in (bundled, paths.providers_dir(home)):
-        try:
-            entries = os.listdir(directory)
-        except OSError:
-            continue
-        names.update(e[:-5] for e in entries if e.endswith(".json") and not e.startswith("."))
-    return sorted(names)
+    return sorted({**json_files(BUNDLED_DIR), **json_files(paths.providers_dir(home))})
 
 
 def print_providers() -> int:
