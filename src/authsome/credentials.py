@@ -344,14 +344,21 @@ class CredentialService:
         key: str,
         event: str = "store",
         params: dict | None = None,
+        basic_user: str | None = None,
+        raw_key: bool = False,
     ) -> None:
+        """`raw_key`: the key as the provider issued it; for a Basic definition it is then
+        stored as base64(user:key) (else `key` is taken as already that, as env vars hold)."""
         definition = self.registry.get(provider)
         if definition.auth_type != "api_key":
             raise UsageError(f"{provider} uses OAuth2: log in with `authsome login {provider}`")
         check_connection_name(connection)
-        from authsome.apikeys import check_api_key
+        from authsome.apikeys import basic_credential, check_api_key
 
-        key = check_api_key(definition, key)
+        if raw_key and definition.api_key and definition.api_key.basic:
+            key = basic_credential(definition, key, basic_user)
+        else:
+            key = check_api_key(definition, key)
         record = new_record(provider, connection, "api_key", api_key=key, params=dict(params or {}))
         with self.vault.lock(CONNECTIONS, slot(provider, connection)):
             self.vault.put(CONNECTIONS, slot(provider, connection), record)

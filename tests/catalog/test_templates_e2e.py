@@ -251,3 +251,32 @@ def test_base_url_host_is_shown_and_recorded(home, server, port, run):
     assert res.returncode == 0, res.stderr
     assert f"instance: {host_of(server)}" in res.stderr
     assert get_json(run, "selfhosted2")["params"] == {"base_url": host_of(server)}
+
+
+def test_basic_api_keys_are_stored_as_the_provider_issued_them(home, run):
+    """Mailchimp (fixed user name) and Twilio (SID asked for): the user gives the key as
+    the provider shows it; the header carries base64(user:key) (#19 item 8)."""
+    import base64
+
+    def basic(user: str, key: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()
+
+    res = run(
+        "authsome",
+        "login",
+        "mailchimp",
+        "--set",
+        "dc=us21",
+        "--api-key-stdin",
+        input="0123456789abcdef-us21\n",
+    )
+    assert res.returncode == 0, res.stderr
+    got = json.loads(run("authsome-helper", "get", "mailchimp").stdout)
+    assert got["headers"] == {"Authorization": basic("anystring", "0123456789abcdef-us21")}
+    for stdin in ("ACabc123:s3cret\n", "ACabc123\ns3cret\n"):
+        res = run("authsome", "login", "twilio", "--api-key-stdin", input=stdin)
+        assert res.returncode == 0, res.stderr
+        got = json.loads(run("authsome-helper", "get", "twilio").stdout)
+        assert got["headers"] == {"Authorization": basic("ACabc123", "s3cret")}
+    res = run("authsome", "login", "twilio", "--api-key-stdin", input="only-a-secret")
+    assert res.returncode == 2 and "Account SID" in res.stderr and "only-a-secret" not in res.stderr

@@ -124,7 +124,9 @@ def test_definition_shape(name: str) -> None:
         assert defn["flow"] == "api_key"
         assert defn["oauth"] is None
         key = defn["api_key"]
-        assert set(key) - {"query_param"} == API_KEY_KEYS
+        assert set(key) - {"query_param", "basic_user", "basic_user_prompt"} == API_KEY_KEYS
+        if "basic_user" in key or "basic_user_prompt" in key:  # HTTP Basic, key as password
+            assert key["header_prefix"] == "Basic" and name in ("mailchimp", "twilio")
         assert key.get("query_param") == QUERY_PARAM_KEYS.get(name)
         if name in QUERY_PARAM_KEYS:
             assert key["header_name"] is None and key["header_prefix"] is None

@@ -230,15 +230,32 @@ def _login_from_env(service, definition, connection: str, params: dict[str, str]
 def _login_api_key(
     service, definition, connection: str, args: argparse.Namespace, params: dict[str, str]
 ) -> int:
+    cfg = definition.api_key
+    prompt = cfg.basic_user_prompt if cfg is not None else None
+    user = None
     if args.api_key_stdin:
         key = sys.stdin.read()
+        if prompt:  # the user name first: `USER:KEY` or two lines
+            user, sep, key = key.strip().replace("\n", ":", 1).partition(":")
+            if not sep:
+                raise UsageError(f"stdin must hold '{prompt}:key' (or the two on two lines)")
     elif sys.stdin.isatty():
         if _already(service, definition, connection, args):
             return 0
+        if prompt:
+            user = input(f"{definition.display_name} {prompt}: ")
         key = getpass.getpass(f"{definition.display_name} API key (input hidden): ")
     else:
         raise UsageError("no API key: pipe it in with --api-key-stdin")
-    service.store_api_key(definition.name, connection, key, event="login", params=params)
+    service.store_api_key(
+        definition.name,
+        connection,
+        key,
+        event="login",
+        params=params,
+        basic_user=user,
+        raw_key=True,
+    )
     _say(f"Stored the {definition.display_name} API key ({connection}).")
     return 0
 

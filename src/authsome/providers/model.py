@@ -71,6 +71,15 @@ class ApiKeyConfig:
     # The URL query parameter that carries the key (SerpApi: api_key), for APIs that take
     # it there; the proxy sets it on each intercepted request.
     query_param: str | None = None
+    # HTTP Basic with the key as password (header_prefix "Basic"): a fixed user name
+    # (Mailchimp: any string), or `basic_user_prompt` names what login asks for (Twilio:
+    # the Account SID). Login stores base64(user:key), which the header then carries.
+    basic_user: str | None = None
+    basic_user_prompt: str | None = None
+
+    @property
+    def basic(self) -> bool:
+        return self.basic_user is not None or self.basic_user_prompt is not None
 
 
 @attrs.frozen

@@ -112,6 +112,19 @@ def check_provider(p: Provider) -> None:
             raise ProviderError("required", p.path, "oauth.token_url")
     elif p.flow != "api_key":
         raise ProviderError("api_key providers use flow api_key", p.path, "flow")
+    if p.api_key and p.api_key.basic:
+        if p.api_key.basic_user is not None and p.api_key.basic_user_prompt is not None:
+            raise ProviderError(
+                "give basic_user or basic_user_prompt, not both", p.path, "api_key.basic_user"
+            )
+        if (p.api_key.header_prefix or "").lower() != "basic" or p.api_key.query_param:
+            raise ProviderError(
+                "a Basic key needs header_prefix Basic (and no query_param)",
+                p.path,
+                "api_key.header_prefix",
+            )
+        if ":" in (p.api_key.basic_user or ""):
+            raise ProviderError("a user name cannot hold ':'", p.path, "api_key.basic_user")
     if p.api_key and p.api_key.key_pattern:
         try:
             compile_user_regex(p.api_key.key_pattern)
