@@ -56,6 +56,17 @@ def api_server():
     httpd.server_close()
 
 
+def run_client(cfg) -> subprocess.CompletedProcess:
+    """The kubernetes Python client listing namespaces with this kubeconfig."""
+    return subprocess.run(
+        [sys.executable, "-c", CLIENT, str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def kubeconfig(path, server, api_version, args):
     path.write_text(
         json.dumps(
@@ -102,13 +113,7 @@ def test_kubernetes_client_sends_the_providers_token(home, run, tmp_path, api_se
     cfg = kubeconfig(
         tmp_path / "kubeconfig", server, api_version, ["k8s", "cluster", "--connection", "prod"]
     )
-    r = subprocess.run(
-        [sys.executable, "-c", CLIENT, str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    r = run_client(cfg)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "default"
     assert seen == ["Bearer kube-tok"]
@@ -120,13 +125,7 @@ def test_plugin_failure_is_one_line_and_the_spec_exit_code(home, run, tmp_path, 
     cfg = kubeconfig(
         tmp_path / "kubeconfig", server, "client.authentication.k8s.io/v1", ["k8s", "cluster"]
     )
-    r = subprocess.run(
-        [sys.executable, "-c", CLIENT, str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    r = run_client(cfg)
     # the client logs the plugin's one line and goes on without a token
     assert "exec: process returned 3. authsome-helper k8s: no connection" in r.stderr
     assert seen == [None]
@@ -205,12 +204,6 @@ def test_kubernetes_client_with_cluster_info_refuses_another_server(
     doc = json.loads(cfg.read_text())
     doc["users"][0]["user"]["exec"]["provideClusterInfo"] = True
     cfg.write_text(json.dumps(doc))
-    r = subprocess.run(
-        [sys.executable, "-c", CLIENT, str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    r = run_client(cfg)
     assert "is not one of cluster's api_url hosts" in r.stderr
     assert seen == [None]  # the loopback API server never saw the token

@@ -54,9 +54,10 @@ def test_login_fills_templates_and_everyone_uses_them(home, server, port, run):
     assert field.stdout.split() == [f"host={host_of(server)}", "tenant=acme"]
 
 
-def test_base_url_is_set_base_url(home, server, port, run):
-    definition = templated_provider(
-        "selfhosted",
+def selfhosted(name: str) -> dict:
+    """A provider on one {base_url} (the test server's host:port), as --base-url fills it."""
+    return templated_provider(
+        name,
         api_url=["{base_url}/api"],
         oauth={
             "authorization_url": "http://{base_url}/authorize",
@@ -65,9 +66,12 @@ def test_base_url_is_set_base_url(home, server, port, run):
             "pkce": True,
         },
         templates={"base_url": {"description": "Your instance", "example": "git.acme.test"}},
-        env={"access_token": "SELFHOSTED_TOKEN"},
+        env={"access_token": name.upper() + "_TOKEN"},
     )
-    write_definition(home, definition)
+
+
+def test_base_url_is_set_base_url(home, server, port, run):
+    write_definition(home, selfhosted("selfhosted"))
     res = login(run, server, port, "--base-url", server.base_url + "/", name="selfhosted")
     assert res.returncode == 0, res.stderr
     assert get_json(run, "selfhosted")["params"] == {"base_url": host_of(server)}
@@ -234,19 +238,7 @@ def test_base_url_must_be_https(home, run, url):
 
 
 def test_base_url_host_is_shown_and_recorded(home, server, port, run):
-    definition = templated_provider(
-        "selfhosted2",
-        api_url=["{base_url}/api"],
-        oauth={
-            "authorization_url": "http://{base_url}/authorize",
-            "token_url": "http://{base_url}/token",
-            "scopes": ["read"],
-            "pkce": True,
-        },
-        templates={"base_url": {"description": "Your instance", "example": "git.acme.test"}},
-        env={"access_token": "SELFHOSTED2_TOKEN"},
-    )
-    write_definition(home, definition)
+    write_definition(home, selfhosted("selfhosted2"))
     res = login(run, server, port, "--base-url", server.base_url, name="selfhosted2")
     assert res.returncode == 0, res.stderr
     assert f"instance: {host_of(server)}" in res.stderr
