@@ -290,7 +290,13 @@ class CredentialService:
         if usable(record, 0) and not record.get("rejected"):
             self._warn(f"{provider} ({connection}): {why}; using the current token")
             return record
-        raise AuthsomeError(f"{provider} ({connection}): {why}, and the current token has expired")
+        # Expired and the refresh failed: the credential is unusable now (exit 5,
+        # reauth_required), though the refresh token may work once the provider answers.
+        extra = "" if connection == "default" else f" --connection {connection}"
+        raise ReauthRequired(
+            f"{provider} ({connection}): {why}, and the current token has expired; try again "
+            f"when the provider answers, or log in again with `authsome login {provider}{extra}`"
+        )
 
     @staticmethod
     def _apply_tokens(record: dict, tokens: TokenSet) -> dict:

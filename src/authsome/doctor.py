@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import attrs
 
@@ -114,20 +115,32 @@ def check_vault(home: str) -> tuple[list[Check], list]:
             f"opens with the key from {service.vault.source.name} ({len(summaries)} connections)",
         )
     ]
-    for s in summaries:
-        level = OK if s.status == "connected" else WARN
-        from authsome.records import relative
+    from authsome.livestatus import current_status
+    from authsome.records import relative
 
+    for s in summaries:
+        status, expires_at, why = s.status, s.expires_at, None
+        if status == "connected" and expires_at is not None and expires_at <= time.time():
+            # Past expiry is never `connected`: the refresh says whether it still works.
+            try:
+                status, record, why = current_status(
+                    service, service.record(s.provider, s.connection)
+                )
+                expires_at = record.get("expires_at")
+            except AuthsomeError as exc:
+                status, why = "expired", str(exc)
+        level = OK if status == "connected" else WARN
         fix = (
             None
             if level == OK
             else f"authsome login {s.provider} --connection {s.connection} --force"
         )
+        message = f"{status}, expires {relative(expires_at)}"
         out.append(
             Check(
                 f"{s.provider}:{s.connection}",
                 level,
-                f"{s.status}, expires {relative(s.expires_at)}",
+                f"{message} ({why})" if why else message,
                 fix,
             )
         )

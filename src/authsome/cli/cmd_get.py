@@ -42,7 +42,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def view(record: dict, show_secret: bool) -> dict:
+def view(record: dict, show_secret: bool, status: str | None = None) -> dict:
     from authsome.records import rfc3339, status_of
 
     expires_at = record.get("expires_at")
@@ -51,7 +51,7 @@ def view(record: dict, show_secret: bool) -> dict:
     data = {
         "provider": record["provider"],
         "connection": record["connection"],
-        "status": status_of(record),
+        "status": status or status_of(record),
         "auth_type": record.get("auth_type"),
         "token_type": record.get("token_type"),
         "expires_at": rfc3339(expires_at),
@@ -88,8 +88,14 @@ def run(args) -> int:
             raise UsageError(f"{args.name} has no {args.field}")
         sys.stdout.write(value + "\n")
         return 0
-    record = service.record(args.name, args.connection)
-    data = view(record, args.show_secret)
+    from authsome.livestatus import current_status
+
+    # Past expiry: the refresh is tried, so that status never says `connected` for a
+    # token no one can use (the SPEC's rule), and says `connected` after a good refresh.
+    status, record, why = current_status(service, service.record(args.name, args.connection))
+    if why:
+        warn(why)
+    data = view(record, args.show_secret, status)
     if args.field:
         value = data.get(args.field)
         if isinstance(value, list):

@@ -98,6 +98,10 @@ def serve(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if not argv and sys.stdout.isatty():
+        # A person at a terminal, not a program reading JSON: the usage, not an error object.
+        print(USAGE, file=sys.stderr)
+        return 2
     if argv and argv[0] in ("-V", "--version"):
         argv = ["version"]
     action, fields = parse_argv(argv)
