@@ -165,3 +165,40 @@ def test_set_query_param_replaces_every_placeholder_once():
     # the child's placeholders (any spelling of the name) go; the others keep their bytes
     got = set_query_param(b"/s?a=1&api_key=x&api%5Fkey=y&&b=%2F", "api_key", "k y/&=")
     assert got == b"/s?a=1&b=%2F&api_key=k%20y%2F%26%3D"
+
+
+def _own_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (SIOCGIFADDR per interface)."""
+    import fcntl
+    import struct
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, name in socket.if_nameindex():
+            try:
+                ifreq = fcntl.ioctl(s, 0x8915, struct.pack("256s", name.encode()[:15]))
+            except OSError:
+                continue  # no IPv4 address on it
+            address = socket.inet_ntoa(ifreq[20:24])
+            if not address.startswith("127."):
+                found.append(address)
+    return found
+
+
+def test_the_sandbox_guard_knows_this_machine_by_every_address():
+    """What the proxy refuses to reach from --sandbox: loopback in every spelling, the
+    unspecified address (Linux routes it to loopback), link-local (cloud metadata) and
+    this machine's own interface addresses; a remote address is not refused."""
+    from authsome.proxy.hostguard import HostGuard, ThisMachine, this_machine
+
+    for ours in ["127.0.0.1", "127.9.9.9", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1",
+                 "169.254.169.254", "fe80::1%1", *_own_addresses()]:  # fmt: skip
+        assert this_machine(ours), ours
+    for remote in ["203.0.113.7", "2001:db8::7", "::ffff:203.0.113.7"]:  # documentation nets
+        assert not this_machine(remote), remote
+    guard = HostGuard(frozenset({5432}), frozenset({("api.example.test", 8443)}))
+    assert guard.lets("localhost", 5432) and guard.lets("API.example.test", 8443)
+    assert not guard.lets("localhost", 6379)
+    with pytest.raises(ThisMachine, match="--allow-host-port 6379"):
+        guard.addresses("localhost", 6379)
+    assert guard.addresses("203.0.113.7", 443)[0][4][0] == "203.0.113.7"

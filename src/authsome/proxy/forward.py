@@ -32,7 +32,7 @@ from .http11 import (
 from .limits import HIGH_WATER, Limits
 from .querykey import set_query_param
 from .tunnel import splice_conns
-from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout
+from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout, upstream_status
 from .wire import (
     CHUNKED,
     END,
@@ -108,7 +108,7 @@ class Forwarder:
                 try:
                     up, reused = self.pool.acquire(origin)
                 except UpstreamError as exc:
-                    answer_error(client, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc))
+                    answer_error(client, upstream_status(exc), str(exc))
                     return False
                 up.reader.head_only = req.method == b"HEAD"
                 try:

@@ -192,11 +192,17 @@ def run(
         from .server import ProxyServer
         from .upstream import Pool, Resolver
 
+        guard = None
+        if sandbox is not None:  # the proxy must not be the sandbox's road to this machine
+            from .hostguard import HostGuard
+
+            named = frozenset((h.lower(), p) for h, p in (resolve or {}))
+            guard = HostGuard(frozenset(sandbox.allow_host_ports), named)
         server = ProxyServer(
             routes,
             get_header,
             ca,
-            Pool(Resolver(resolve), tls),
+            Pool(Resolver(resolve), tls, guard=guard),
             basic_credential(PROXY_USER, password),
             deny_unmatched=deny_unmatched,
             audit=audit,

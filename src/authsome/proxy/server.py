@@ -35,7 +35,7 @@ from .http11 import ClientGone, authority, proxy_authorized, split_authority
 from .limits import Limits
 from .routes import RouteTable
 from .tunnel import splice_sockets
-from .upstream import Pool, UpstreamError, UpstreamTimeout, open_socket
+from .upstream import Pool, UpstreamError, open_socket, upstream_status
 from .wire import Head, ParseError, Reader, Upgrade
 
 PROXY_AUTH_CHALLENGE = (b"proxy-authenticate", b'Basic realm="authsome"')
@@ -230,11 +230,12 @@ class ProxyServer:
             _refused_tunnel(conn)
             answer(conn, 403, f"authsome: {host} is not an API host of a connection", timeout)
             return req.keep_alive
+        pool = self.pool
         try:
-            up = open_socket(host, port, self.pool.resolver, self.pool.connect_timeout)
+            up = open_socket(host, port, pool.resolver, pool.connect_timeout, pool.guard)
         except UpstreamError as exc:
             _refused_tunnel(conn)
-            answer(conn, 504 if isinstance(exc, UpstreamTimeout) else 502, str(exc), timeout)
+            answer(conn, upstream_status(exc), str(exc), timeout)
             return req.keep_alive
         conn.send(ESTABLISHED, timeout)
         self._splice(conn, up, _tunnel_bytes(conn))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from .conn import Conn
+from .hostguard import HostGuard, ThisMachine
 from .limits import UPSTREAM_CONNECT_TIMEOUT
 from .wire import Reader
 
@@ -31,6 +32,10 @@ class UpstreamTimeout(UpstreamError):
     """The real server did not connect or answer in time (504, not 502)."""
 
 
+class UpstreamRefused(UpstreamError):
+    """Not ours to reach: this machine, from the sandbox (403, not 502)."""
+
+
 class Resolver:
     """`--resolve HOST:PORT:ADDR`, as curl does: connections for host:port go to addr."""
 
@@ -41,17 +46,50 @@ class Resolver:
         return self.mapping.get((host.lower(), port), host)
 
 
+def upstream_status(exc: UpstreamError) -> int:
+    """The status the child gets when the upstream connection could not be made."""
+    if isinstance(exc, UpstreamRefused):
+        return 403
+    return 504 if isinstance(exc, UpstreamTimeout) else 502
+
+
 def open_socket(
-    host: str, port: int, resolver: Resolver, timeout: float = UPSTREAM_CONNECT_TIMEOUT
+    host: str,
+    port: int,
+    resolver: Resolver,
+    timeout: float = UPSTREAM_CONNECT_TIMEOUT,
+    guard: HostGuard | None = None,
 ) -> socket.socket:
-    """A TCP connection to host:port (or where `--resolve` sends it), blocking."""
+    """A TCP connection to host:port (or where `--resolve` sends it), blocking; with a
+    `guard`, never to this machine unless the guard lets host:port through."""
+    address = resolver.address(host, port)
     try:
-        sock = socket.create_connection((resolver.address(host, port), port), timeout)
+        if guard is None or guard.lets(host, port):
+            sock = socket.create_connection((address, port), timeout)
+        else:
+            sock = _connect_first(guard.addresses(address, port), timeout)
+    except ThisMachine as exc:
+        raise UpstreamRefused(f"authsome: {exc}") from None
     except OSError as exc:
         raise _failure(host, port, timeout, exc) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.settimeout(None)
     return sock
+
+
+def _connect_first(addresses: list[tuple], timeout: float) -> socket.socket:
+    """The first of getaddrinfo's `addresses` that connects (as create_connection)."""
+    error: OSError = OSError("no address")
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
 
 
 def open_conn(
@@ -60,10 +98,11 @@ def open_conn(
     resolver: Resolver,
     tls: ssl.SSLContext | None,
     timeout: float = UPSTREAM_CONNECT_TIMEOUT,
+    guard: HostGuard | None = None,
 ) -> Conn:
     """TCP (and TLS verified against `host`, whatever address it resolved to), the
     handshake within `timeout` too."""
-    sock = open_socket(host, port, resolver, timeout)
+    sock = open_socket(host, port, resolver, timeout, guard)
     if tls is None:
         return Conn(sock, Reader(True))
     try:
@@ -94,8 +133,10 @@ class Pool:
         resolver: Resolver,
         tls: Callable[[], ssl.SSLContext],
         connect_timeout: float = UPSTREAM_CONNECT_TIMEOUT,
+        guard: HostGuard | None = None,
     ) -> None:
         self.resolver = resolver
+        self.guard = guard  # for what no route covers: plain http:// and blind tunnels
         self.connect_timeout = connect_timeout
         self._tls_factory = tls
         self._tls: ssl.SSLContext | None = None
@@ -127,7 +168,8 @@ class Pool:
                 conn.abort()
         scheme, host, port = origin
         tls = self.tls() if scheme == "https" else None
-        conn = open_conn(host, port, self.resolver, tls, self.connect_timeout)
+        guard = self.guard if scheme == "http" else None  # https here: an API host's route
+        conn = open_conn(host, port, self.resolver, tls, self.connect_timeout, guard)
         with self._lock:
             self._open.add(conn)
         return conn, False
