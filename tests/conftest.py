@@ -14,42 +14,25 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_tool
+from support.tiers import in_quick_tier
 
 # Fixtures every directory may use: the test authorization server and browser stand-in,
 # and the ordinary (unprivileged) user for same-user attacks.
 pytest_plugins = ("support.fixtures", "support.ordinary_user")
 
 TESTS = Path(__file__).parent
-# The quick tier (`scripts/test --quick`, under a minute): pure functions and unit tests,
-# plus CLI checks that start no server. Paths under tests/; a new file joins by name here.
-QUICK = (
-    "core/",
-    "providers/",
-    "adapters/test_docker_protocol.py",
-    "adapters/test_git_protocol.py",
-    "adapters/test_k8s_bazel_protocol.py",
-    "catalog/test_import.py",
-    "catalog/test_templates.py",
-    "hardening/test_fuzz_config.py",
-    "hardening/test_fuzz_protocols.py",
-    "oauth/test_authorize.py",
-    "oauth/test_responses.py",
-    "proxy/test_pure.py",
-    "proxy/test_wire.py",
-    "shell/test_project.py",
-)
 
 
 def pytest_addoption(parser) -> None:
     parser.addoption(
         "--quick",
         action="store_true",
-        help="only the quick tier: pure and unit tests (tests/conftest.py QUICK), not `slow`",
+        help="only the quick tier: pure and unit tests (tests/support/tiers.py), not `slow`",
     )
 
 
 def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
-    """Under --quick, files outside QUICK are not even imported."""
+    """Under --quick, files outside the quick tier (support/tiers.py) are not even imported."""
     if not config.getoption("--quick"):
         return None
     try:
@@ -58,8 +41,7 @@ def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
         return None
     if collection_path.is_dir():
         rel += "/"
-        return not any(q.startswith(rel) or rel.startswith(q) for q in QUICK)
-    return not any(rel.startswith(q) if q.endswith("/") else rel == q for q in QUICK)
+    return not in_quick_tier(rel)
 
 
 # Tests that must not run at the same time as each other on two pytest-xdist workers

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.tiers import in_quick_tier
+
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 
@@ -24,15 +26,13 @@ def pytest_run(*args: str, env: dict | None = None) -> subprocess.CompletedProce
 
 
 def test_quick_tier_collects_only_the_quick_files_and_no_slow_test():
-    from conftest import QUICK
-
     res = pytest_run("--quick", "--collect-only", "-q")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     files = {line.split("::")[0] for line in res.stdout.splitlines() if "::" in line}
     assert files, res.stdout[-2000:]
     for f in files:
         rel = f.removeprefix("tests/")
-        assert any(rel.startswith(q) if q.endswith("/") else rel == q for q in QUICK), f
+        assert in_quick_tier(rel), f
     assert "tests/core/test_vault.py" in files and "tests/proxy/test_pure.py" in files
     assert not any(f.startswith(("tests/postgres", "tests/agent")) for f in files)
     full = pytest_run("--collect-only", "-q", "tests/hardening/test_leak_audit.py")
