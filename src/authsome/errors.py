@@ -64,6 +64,13 @@ class TimedOut(AuthsomeError):
     code = "timeout"
 
 
+class Interrupted(TimedOut):
+    """Ctrl-C: exit 130 as shells report SIGINT (7 stays for timeouts and refusals).
+    The helper's wire code stays "timeout", the SPEC's code for a flow that did not end."""
+
+    exit_code = 130
+
+
 class ProviderError(AuthsomeError):
     """A provider definition breaks the schema. Carries the file and the field at fault."""
 
@@ -101,13 +108,13 @@ class OAuthError(AuthsomeError):
 
 
 def as_error(exc: BaseException) -> AuthsomeError:
-    """The error to report for whatever ended a run: ours as it is, Ctrl-C as a cancelled
-    flow (exit 7, wire code "timeout"), anything else as an internal error that names only
-    its type (no message: it may hold a secret)."""
+    """The error to report for whatever ended a run: ours as it is, Ctrl-C as an
+    interrupted one (exit 130, wire code "timeout"), anything else as an internal error
+    that names only its type (no message: it may hold a secret)."""
     if isinstance(exc, AuthsomeError):
         return exc
     if isinstance(exc, KeyboardInterrupt):
-        return TimedOut("cancelled")
+        return Interrupted("cancelled")
     return AuthsomeError(f"internal error ({type(exc).__name__}); set AUTHSOME_DEBUG=1 for details")
 
 

@@ -141,3 +141,13 @@ def test_unknown_keys_warn_with_the_file_the_key_and_the_nearest_known_key(home,
     bundled_only = home.parent / "other-home"
     env = {**os.environ, "AUTHSOME_HOME": str(bundled_only)}
     assert "unknown key" not in run("authsome", "list", env=env).stderr
+
+
+def test_no_bundled_definition_holds_a_key_that_would_warn():
+    from authsome.providers.compat import upgrade_legacy
+    from authsome.providers.rules import BUNDLED_DIR, json_files
+    from authsome.providers.unknown import unknown_keys
+
+    for name, path in json_files(BUNDLED_DIR).items():
+        with open(path, encoding="utf-8") as f:
+            assert unknown_keys(upgrade_legacy(json.load(f))) == [], name

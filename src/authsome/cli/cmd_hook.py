@@ -20,7 +20,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "hook",
         help="print the shell hook (bash, zsh or fish)",
-        description="Print the code that exports tokens per project directory (SPEC §7).",
+        description="Print the code that exports tokens per project directory "
+        "(.authsome.toml, approved with `authsome allow`; see docs/shell.md).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -4,8 +4,8 @@ Decisions (the SPEC is silent):
 - A connection that is already `connected` is kept, and login says so; `--force` logs
   in again (a browser flow is costly, and setup scripts re-run login). A key given
   with `--api-key-stdin` is an explicit replacement and is always stored.
-- Exit codes: a timeout, Ctrl-C, or a "deny" at the provider (access_denied) are a
-  cancelled login, 7; any other refusal by the provider is 1; bad input is 2.
+- Exit codes: a timeout or a "deny" at the provider (access_denied) are a cancelled
+  login, 7; Ctrl-C is 130; any other refusal by the provider is 1; bad input is 2.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import getpass
 import sys
 
 from authsome.cli import output
-from authsome.errors import NotFound, TimedOut, UsageError
+from authsome.errors import Interrupted, NotFound, UsageError
 
 FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
 DEFAULT_TIMEOUT = 300.0
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        raise TimedOut("login cancelled")
+        raise Interrupted("login cancelled")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -37,6 +37,17 @@ EPILOG = """examples:
   authsome get hubspot --field status
   eval "$(authsome export hubspot --format env)"
   authsome run -- python my_agent.py     the child only sees a placeholder
+
+exit codes (authsome and authsome-helper):
+  0    success
+  1    unexpected failure
+  2    usage or bad input
+  3    connection not found
+  4    unknown provider
+  5    credential unusable: expired and the refresh failed, or revoked (log in again)
+  6    vault unavailable: no key, keyring locked
+  7    timed out, or refused at the provider (access_denied)
+  130  interrupted (Ctrl-C)
 """
 
 

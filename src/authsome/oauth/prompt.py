@@ -11,7 +11,7 @@ import threading
 import time
 import webbrowser
 
-from authsome.errors import TimedOut
+from authsome.errors import Interrupted, TimedOut
 
 
 def say(message: str) -> None:
@@ -45,7 +45,7 @@ class Deadline:
         return max(0.0, self.end - time.monotonic())
 
     def wait(self, event: threading.Event, what: str) -> None:
-        """Return once `event` is set; TimedOut on timeout or Ctrl-C."""
+        """Return once `event` is set; TimedOut on timeout, Interrupted on Ctrl-C."""
         self._block(event, self.end, what)
         if not event.is_set():
             raise self.timed_out(what)
@@ -74,7 +74,7 @@ class Deadline:
                 event.wait(min(1.0, left))
         except KeyboardInterrupt:
             self.done()
-            raise TimedOut("login cancelled")
+            raise Interrupted("login cancelled")
 
 
 class _StatusLine:

@@ -20,6 +20,9 @@ DICT_BLOCKS = {
 }
 LIST_BLOCKS = {"git_hosts": model.GitHost}
 MAP_BLOCKS = {"templates": model.Template}
+# Top-level keys outside the attrs model that are still part of the format: read from
+# the raw JSON by the docker adapter, or free text for people.
+RAW_ONLY = ("docker_registries", "notes")
 
 
 def field_names(cls: type) -> list[str]:
@@ -39,7 +42,7 @@ def _check(block: Any, cls: type, prefix: str, out: list[tuple[str, str | None]]
 def unknown_keys(data: dict) -> list[tuple[str, str | None]]:
     """(dotted key, nearest known key or None) for each key the schema does not know."""
     out: list[tuple[str, str | None]] = []
-    _check(data, model.Provider, "", out)
+    _check({k: v for k, v in data.items() if k not in RAW_ONLY}, model.Provider, "", out)
     for name, cls in DICT_BLOCKS.items():
         _check(data.get(name), cls, f"{name}.", out)
     for name, cls in LIST_BLOCKS.items():
