@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 from authsome.protocol import urls
 from support.cli import run_tool
-
-from .conftest import write_provider
+from support.providers import write_oauth_provider
 
 TOKEN = "tok-url-rule-5d1"
 AMBIGUOUS = [
@@ -31,7 +30,7 @@ AMBIGUOUS = [
 
 @pytest.fixture
 def forge(home, run):
-    write_provider(
+    write_oauth_provider(
         home,
         "forge",
         api_url=["api.forge.test"],
