@@ -124,6 +124,8 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
             'echo -n "$0" | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n'
             "python -c \"import keyring,os; keyring.set_password('authsome', "
             "'master-key:'+os.environ['AUTHSOME_HOME'], os.environ['AUTHSOME_MASTER_KEY'])\"\n"
+            "python -c \"import keyring,os; assert keyring.get_password('authsome', "
+            "'master-key:'+os.environ['AUTHSOME_HOME'])\" && echo 'keyring holds the key' >&2\n"
             'authsome-helper store testapi < "$1" || exit 90\n'
             "python -m authsome.agent >/dev/null 2>&1 &\n"
             'n=0; while [ ! -S "$AUTHSOME_HOME/agent/agent.sock" ] && [ $n -lt 400 ]; do\n'
@@ -156,6 +158,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
     assert failed_roads == {}, failed_roads
     assert len(seen["attempts"]) == 21
     assert "agent listening" in res.stderr  # so the agent-socket road had a live end
+    assert "keyring holds the key" in res.stderr  # and the keyring road a full one
     assert other.accepted == 0  # the host's loopback is out of reach
     # (the test upstream's /echo reflects the request headers back: the API answers
     # are left out, the child using the API while it runs is not what this guards)
