@@ -287,3 +287,12 @@ def test_direct_listener_and_allowed_host_ports(vault, upstream):
 def test_allow_host_port_needs_the_sandbox(vault):
     res = authsome_run("--no-sandbox", "--allow-host-port", "5432", "--", "true")
     assert res.returncode == 2 and "needs --sandbox" in res.stderr
+
+
+def test_the_child_has_no_capabilities_even_as_root(vault):
+    """Root in bwrap's user namespace would keep every capability there (and could, for
+    one, unmount what hides the home): --cap-drop ALL."""
+    res = authsome_run("--sandbox", "--", "grep", "^Cap", "/proc/self/status")
+    assert res.returncode == 0, res.stderr
+    caps = dict(line.split(":\t") for line in res.stdout.splitlines())
+    assert {caps[k] for k in ("CapPrm", "CapEff", "CapBnd", "CapAmb")} == {"0000000000000000"}

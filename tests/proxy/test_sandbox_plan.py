@@ -32,6 +32,7 @@ def test_bwrap_args_keep_the_order_that_makes_the_boundary():
     box = Sandbox(1000, 1000, ("/h/.authsome",), ("/tmp/bus",), ("/run/u/ssh",), "/tmp/r/hosts")
     args = bwrap_args("/usr/bin/bwrap", box, ["sh", "-c", "x"])
     assert args[:1] == ["/usr/bin/bwrap"] and args[-4:] == ["--", "sh", "-c", "x"]
+    assert args[args.index("--cap-drop") + 1] == "ALL"
     for flag in ("--unshare-user", "--disable-userns", "--unshare-pid", "--die-with-parent",
                  "--new-session"):  # fmt: skip
         assert flag in args

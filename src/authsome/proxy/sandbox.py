@@ -42,7 +42,8 @@ def bwrap_args(bwrap: str, box: Sandbox, command: Sequence[str]) -> list[str]:
     """The whole file-system and process boundary, in order."""
     args = [
         bwrap,
-        "--unshare-user", "--uid", str(box.uid), "--gid", str(box.gid),  # no capabilities
+        "--unshare-user", "--uid", str(box.uid), "--gid", str(box.gid),
+        "--cap-drop", "ALL",  # no capabilities, even for root (uid 0 keeps them otherwise)
         "--disable-userns",  # ...and no nested namespace to regain them in
         "--unshare-pid", "--unshare-ipc",  # sees its own processes only
         "--die-with-parent",  # never outlives `run` (and its proxy)
