@@ -7,10 +7,17 @@ host's loopback; the proxy must refuse before it connects.
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +97,103 @@ def test_the_proxy_is_no_road_to_the_hosts_loopback_services(vault):
         assert service.accepted >= 1
     finally:
         service.close()
+
+
+# From inside: connect to each unix socket by path; then, if tmux is there, type a
+# command into the user's tmux session outside (an escape if it runs).
+SOCKETS_PROBE = r"""
+import json, socket, subprocess, sys
+out = {}
+for name, path in json.loads(sys.argv[1]).items():
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        out[name] = "connected"
+    except OSError as exc:
+        out[name] = type(exc).__name__
+    finally:
+        s.close()
+if sys.argv[2]:
+    res = subprocess.run(["tmux", "send-keys", "-t", "victim", sys.argv[2], "Enter"],
+                         capture_output=True, text=True)
+    out["tmux send-keys"] = f"rc={res.returncode} {res.stderr.strip()}"
+print(json.dumps(out))
+"""
+OTHERS_GROUP = 48_213  # a supplementary group of the victim's that owns a socket (docker's)
+
+
+def _unix_server(path: Path, uid: int, gid: int, mode: int) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.listen(8)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return sock
+
+
+def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
+    """Path sockets of the user's other programs are roads out: tmux (`send-keys` types
+    into a shell outside), ssh ControlMaster, emacs/VS Code servers, gpg-agent, and
+    sockets reachable through a supplementary group (docker's is root), or open to all
+    (a local database, resolved's DNS). An unprivileged sandbox cannot drop the groups,
+    so each socket it can connect to is covered; tmux's directory too."""
+    user = ordinary_user
+    base = Path(tempfile.mkdtemp(dir=user.base))
+    os.chown(base, user.uid, user.gid)
+    home = base / "home"
+    home.mkdir(mode=0o700)
+    os.chown(home, user.uid, user.gid)
+    paths = {"user's own service": base / "app.sock", "public service": base / "public.sock"}
+    servers = [
+        _unix_server(paths["user's own service"], user.uid, user.gid, 0o600),
+        _unix_server(paths["public service"], 0, 0, 0o666) if os.getuid() == 0 else None,
+    ]
+    groups: list[int] = []
+    if os.getuid() == 0:  # a socket only a supplementary group reaches, as docker's
+        paths["group's service"] = base / "group.sock"
+        servers.append(_unix_server(paths["group's service"], 0, OTHERS_GROUP, 0o660))
+        groups = [OTHERS_GROUP]
+    env = {
+        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "USER": user.name,
+        "LANG": "C.UTF-8",
+        "AUTHSOME_HOME": str(home / "v"),
+        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "AUTHSOME_AGENT": "0",
+        "TMUX_TMPDIR": str(base),  # the tmux server's socket: base/tmux-UID/default
+    }
+    as_user = {} if os.getuid() == user.uid else {
+        "user": user.uid, "group": user.gid, "extra_groups": groups,
+    }  # fmt: skip
+    tmux = shutil.which("tmux")
+    marker = base / "escaped"
+    if tmux:
+        subprocess.run([tmux, "new-session", "-d", "-s", "victim", "sh"], env=env, check=True,
+                       **as_user)  # fmt: skip
+    try:
+        names = {k: str(v) for k, v in paths.items()}
+        outside = subprocess.run(
+            [user.python, "-c", SOCKETS_PROBE, json.dumps(names), ""],
+            env=env, capture_output=True, text=True, timeout=60, **as_user,
+        )  # fmt: skip
+        assert set(json.loads(outside.stdout).values()) == {"connected"}, outside.stdout
+        res = subprocess.run(
+            [os.path.join(user.bin, "authsome"), "run", "--sandbox", "--", user.python, "-c",
+             SOCKETS_PROBE, json.dumps(names), f"touch {marker}" if tmux else ""],
+            env=env, capture_output=True, text=True, timeout=60, cwd=str(base), **as_user,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        seen = json.loads(res.stdout)
+        time.sleep(0.5)  # a command typed into the tmux shell would have run by now
+    finally:
+        if tmux:
+            subprocess.run([tmux, "kill-server"], env=env, capture_output=True, **as_user)
+        for s in servers:
+            if s is not None:
+                s.close()
+    assert not marker.exists(), "a command typed through tmux ran outside the sandbox"
+    for name in paths:
+        assert seen[name] == "ConnectionRefusedError", (name, seen)
+    if tmux:
+        assert seen["tmux send-keys"].startswith("rc=1"), seen

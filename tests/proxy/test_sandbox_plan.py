@@ -54,3 +54,23 @@ def test_hosts_file_and_listeners():
         ("relay", "127.0.0.1", 3128),
         ("relay", "127.0.0.1", 5432),
     ]
+
+
+def test_outside_lists_path_sockets_and_makes_tmux_dir_as_tmux_would(tmp_path):
+    from authsome.proxy.outside import connectable, listed, private_dirs
+
+    text = (
+        "Num       RefCount Protocol Flags    Type St Inode Path\n"
+        "0000: 00000002 00000000 00010000 0001 01 1001 /tmp/tmux-1000/default\n"
+        "0000: 00000002 00000000 00010000 0001 01 1002 @/tmp/.X11-unix/X0\n"
+        "0000: 00000003 00000000 00000000 0001 03 1003\n"
+        "0000: 00000002 00000000 00010000 0001 01 1004 /run/a socket with spaces\n"
+        "0000: 00000003 00000000 00000000 0001 03 1005 /tmp/tmux-1000/default\n"
+    )
+    assert listed(text) == ["/tmp/tmux-1000/default", "/run/a socket with spaces"]
+    (tmp_path / "file").touch()
+    assert connectable([str(tmp_path / "file"), str(tmp_path / "gone")]) == []  # not sockets
+    dirs = private_dirs({"HOME": str(tmp_path), "TMUX_TMPDIR": str(tmp_path)}, 4242, "u")
+    tmux = tmp_path / "tmux-4242"
+    assert str(tmux) in dirs and tmux.is_dir() and tmux.stat().st_mode & 0o777 == 0o700
+    assert str(tmp_path / ".local" / "share" / "keyrings") in dirs and "/run/user/4242" in dirs

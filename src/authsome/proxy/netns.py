@@ -13,6 +13,7 @@ nests its own user namespace (mapped back to the user's ids, no capabilities) in
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import socket
@@ -26,7 +27,7 @@ from authsome.errors import UsageError
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 << 14, 1 << 18
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 IFREQ = "16sh22x"  # struct ifreq: the name, then ifr_flags in the union (40 bytes)
 PR_SET_DUMPABLE = 4
@@ -66,9 +67,11 @@ def _write(path: str, text: str) -> None:
         os.close(fd)
 
 
-def enter_namespaces(uid: int, gid: int) -> None:
+def enter_namespaces(uid: int, gid: int, cover: Sequence[str] = ()) -> None:
     """Become root of a new user namespace (mapped to `uid`/`gid`) owning a new network
-    and mount namespace; `lo` up; /sys showing this namespace's interfaces."""
+    and mount namespace; `lo` up; /sys showing this namespace's interfaces; /dev/null
+    over each of the `cover` sockets that still exists (bwrap's `--bind / /` carries
+    these mounts in, locked)."""
     c = libc()
     # /proc/self/uid_map belongs to root while we are non-dumpable (`run` is): a moment
     # of dumpability in this forked copy, which execs bwrap right after.
@@ -85,6 +88,12 @@ def enter_namespaces(uid: int, gid: int) -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
     _check(c.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
     _check(c.mount(b"sysfs", b"/sys", b"sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "sysfs")
+    for path in cover:
+        failed = c.mount(b"/dev/null", os.fsencode(path), None, MS_BIND, None) != 0
+        # Gone meanwhile, or behind a directory we cannot search from here (root's
+        # reach over other users' files stays outside): bwrap's child cannot reach it.
+        if failed and ctypes.get_errno() not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
+            _check(-1, f"covering {path}")
 
 
 def bind(listener: Listener) -> socket.socket:
@@ -96,17 +105,21 @@ def bind(listener: Listener) -> socket.socket:
 
 
 def spawn(
-    argv: Sequence[str], env: Mapping[str, str], listeners: Sequence[Listener], **popen
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    listeners: Sequence[Listener],
+    cover: Sequence[str] = (),
+    **popen,
 ) -> tuple[subprocess.Popen, list[socket.socket]]:
-    """Start `argv` (bwrap ...) in a new network namespace; returns it and the
-    `listeners` bound inside, in order. Raises SandboxUnavailable if the namespace
-    cannot be made (CMD has not started)."""
+    """Start `argv` (bwrap ...) in a new network namespace, the `cover` sockets out of
+    reach; returns it and the `listeners` bound inside, in order. Raises
+    SandboxUnavailable if the namespace cannot be made (CMD has not started)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     uid, gid = os.getuid(), os.getgid()
 
     def setup() -> None:  # in the forked child, before exec; nothing here may import
         try:
-            enter_namespaces(uid, gid)
+            enter_namespaces(uid, gid, cover)
             socks = [bind(listener) for listener in listeners]
             socket.send_fds(theirs, [b"ok"], [s.fileno() for s in socks])
         except BaseException as exc:  # reported to `run`, which says it once

@@ -62,11 +62,14 @@ def bwrap_args(bwrap: str, box: Sandbox, command: Sequence[str]) -> list[str]:
     return [*args, "--", *command]
 
 
-def hidden(env: Mapping[str, str], authsome_home: str) -> tuple[tuple[str, ...], ...]:
+def hidden(
+    env: Mapping[str, str], authsome_home: str, more_dirs: Iterable[str] = ()
+) -> tuple[tuple[str, ...], ...]:
     """(directories, files, kept) for `Sandbox`: what exists of what is hidden (bwrap
-    would create a missing mount point on the real file system), nothing hidden twice."""
+    would create a missing mount point on the real file system), nothing hidden twice.
+    `more_dirs`: the user's other private directories (outside.py)."""
     home = env.get("HOME") or os.path.expanduser("~")
-    dirs = [authsome_home, os.path.join(home, ".authsome"), *SYSTEM_DIRS]
+    dirs = [authsome_home, os.path.join(home, ".authsome"), *SYSTEM_DIRS, *more_dirs]
     files = [*SYSTEM_FILES]
     for name in ("XDG_RUNTIME_DIR", "GNOME_KEYRING_CONTROL"):
         if env.get(name):

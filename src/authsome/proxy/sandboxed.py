@@ -5,12 +5,13 @@ in its network namespace and handed to the proxy. The boundary itself is sandbox
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import sys
 
 from authsome import paths
 
-from . import sandbox
+from . import outside, sandbox
 from .childenv import child_env
 from .http11 import authority
 from .netns import spawn
@@ -43,9 +44,14 @@ def start_sandboxed(command, routes, resolve, options, tmp, url, proxy, trust):
     _write_private(store, java_truststore(ca_path), 0o644)
     java = f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStoreType=PKCS12"
     env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), java]))
-    dirs, files, keep = sandbox.hidden(os.environ, paths.home())
+    more_dirs = outside.private_dirs(os.environ, os.getuid(), pwd.getpwuid(os.getuid()).pw_name)
+    dirs, files, keep = sandbox.hidden(os.environ, paths.home(), more_dirs)
+    # Every other socket the user could connect to, covered by the forked child before
+    # bwrap (netns.spawn): one gone meanwhile is skipped there, where bwrap would make
+    # a file in its place on the real file system.
+    cover = outside.sockets(dirs, os.environ.get("SSH_AUTH_SOCK"))
     box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, keep, hosts_path)
-    child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners)
+    child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners, cover)
     extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
     proxy.listen(socks[0], extra)
     return child
