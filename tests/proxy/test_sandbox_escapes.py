@@ -144,7 +144,9 @@ def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
     home.mkdir(mode=0o700)
     os.chown(home, user.uid, user.gid)
     paths = {"user's own service": base / "app.sock", "public service": base / "public.sock"}
+    paths["ssh agent"] = base / "agent.sock"  # kept on purpose: git and ssh over the proxy
     servers = [
+        _unix_server(paths["ssh agent"], user.uid, user.gid, 0o600),
         _unix_server(paths["user's own service"], user.uid, user.gid, 0o600),
         _unix_server(paths["public service"], 0, 0, 0o666) if os.getuid() == 0 else None,
     ]
@@ -162,6 +164,7 @@ def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
         "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "AUTHSOME_AGENT": "0",
         "TMUX_TMPDIR": str(base),  # the tmux server's socket: base/tmux-UID/default
+        "SSH_AUTH_SOCK": str(paths["ssh agent"]),
     }
     as_user = {} if os.getuid() == user.uid else {
         "user": user.uid, "group": user.gid, "extra_groups": groups,
@@ -193,7 +196,8 @@ def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
             if s is not None:
                 s.close()
     assert not marker.exists(), "a command typed through tmux ran outside the sandbox"
-    for name in paths:
+    assert seen.pop("ssh agent") == "connected", seen
+    for name in paths.keys() - {"ssh agent"}:
         assert seen[name] == "ConnectionRefusedError", (name, seen)
     if tmux:
         assert seen["tmux send-keys"].startswith("rc=1"), seen

@@ -69,7 +69,7 @@ def test_outside_lists_path_sockets_and_makes_tmux_dir_as_tmux_would(tmp_path):
     )
     assert listed(text) == ["/tmp/tmux-1000/default", "/run/a socket with spaces"]
     (tmp_path / "file").touch()
-    assert connectable([str(tmp_path / "file"), str(tmp_path / "gone")]) == []  # not sockets
+    assert connectable([str(tmp_path / "file"), str(tmp_path / "gone")]) == {}  # not sockets
     dirs = private_dirs({"HOME": str(tmp_path), "TMUX_TMPDIR": str(tmp_path)}, 4242, "u")
     tmux = tmp_path / "tmux-4242"
     assert str(tmux) in dirs and tmux.is_dir() and tmux.stat().st_mode & 0o777 == 0o700

@@ -32,15 +32,15 @@ def listed(text: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def connectable(paths: Iterable[str]) -> list[str]:
+def connectable(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Those of `paths` that are sockets this process may connect to (write permission,
-    through its uid or any of its groups)."""
-    found = []
+    through its uid or any of its groups), with their (device, inode)."""
+    found = {}
     for path in paths:
-        real = os.path.realpath(path)
         try:
-            if stat.S_ISSOCK(os.stat(real).st_mode) and os.access(real, os.W_OK):
-                found.append(real)
+            st = os.stat(path)
+            if stat.S_ISSOCK(st.st_mode) and os.access(path, os.W_OK):
+                found[path] = (st.st_dev, st.st_ino)
         except OSError:
             continue  # gone, or behind a directory we cannot search: out of reach anyway
     return found
@@ -75,9 +75,13 @@ def sockets(hidden_dirs: Sequence[str], ssh_agent: str | None) -> list[str]:
             text = f.read()
     except OSError:
         return []
-    spare = os.path.realpath(ssh_agent) if ssh_agent else None
+    try:
+        st = os.stat(ssh_agent) if ssh_agent else None
+        spare = (st.st_dev, st.st_ino) if st else None
+    except OSError:
+        spare = None
     return [
         path
-        for path in connectable(listed(text))
-        if path != spare and not any(os.path.commonpath([path, d]) == d for d in hidden_dirs)
+        for path, inode in connectable(listed(text)).items()
+        if inode != spare and not any(os.path.commonpath([path, d]) == d for d in hidden_dirs)
     ]
