@@ -144,8 +144,11 @@ def test_entry_to_store_keeps_only_known_fields_and_refuses_expired():
         "stored_at": NOW,
     }
     assert _entry(password_expiry_utc=str(NOW)) is None
-    assert _entry(password="") is None
+    # as git's credential-store: empty counts as given (t0303's SSO host), missing does not
+    assert _entry(password="", username="")["password"] == ""
     assert git.entry_to_store({"protocol": "https", "host": "h", "password": "p"}, NOW) is None
+    assert git.entry_to_store({"protocol": "https", "host": "h", "username": "u"}, NOW) is None
+    assert git.entry_to_store({"protocol": "https", "host": "", "username": "u"}, NOW) is None
     assert "password_expiry_utc" not in _entry(password_expiry_utc="0")
 
 

@@ -166,8 +166,12 @@ def parse_expiry(value: object) -> int | None:
 
 def entry_to_store(request: dict, now: int) -> dict | None:
     """What `store` keeps, or None: too little to be useful (as credential-store), or a
-    password that has already expired (git itself would not store it)."""
-    if not all(request.get(k) for k in ("protocol", "host", "username", "password")):
+    password that has already expired (git itself would not store it). As git's own
+    credential-store, an empty username or password counts as given (an SSO host's
+    `username=` / `password=`); a missing one does not."""
+    if not (request.get("protocol") and request.get("host")):
+        return None
+    if not all(isinstance(request.get(k), str) for k in ("username", "password")):
         return None
     entry = {k: request[k] for k in STORED_KEYS if isinstance(request.get(k), str)}
     expiry = parse_expiry(request.get("password_expiry_utc"))
