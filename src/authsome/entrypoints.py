@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 # Entry name (as the agent knows it) -> the module whose `main(argv)` runs it.
 MODULES = {
     "helper": "authsome.helper.main",
-    "git": "authsome.helper.git",
-    "docker": "authsome.helper.docker",
+    "git": "authsome.adapters.git",
+    "docker": "authsome.adapters.docker",
     "cli": "authsome.cli.main",  # `authsome get`/`list`: its main delegates by itself
 }
 

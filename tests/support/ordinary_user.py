@@ -26,8 +26,8 @@ USER = os.environ.get("AUTHSOME_TEST_USER", "authsome-test")
 SCRIPTS = {
     "authsome": "authsome.cli.main",
     "authsome-helper": "authsome.helper.main",
-    "git-credential-authsome": "authsome.helper.git",
-    "docker-credential-authsome": "authsome.helper.docker",
+    "git-credential-authsome": "authsome.adapters.git",
+    "docker-credential-authsome": "authsome.adapters.docker",
 }
 
 

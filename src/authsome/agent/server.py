@@ -33,8 +33,8 @@ CHECK_EVERY = 30.0  # how often an idle agent checks that its socket still exist
 MAINS = {**MODULES, "run": "authsome.cli.main"}
 WARM = (
     *MAINS.values(),
-    "authsome.helper.k8s",
-    "authsome.helper.headers",
+    "authsome.adapters.k8s",
+    "authsome.adapters.headers",
     "authsome.helper.actions",
     "argparse",
     "authsome.cli.cmd_get",

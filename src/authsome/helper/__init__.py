@@ -1,5 +1,6 @@
-"""`authsome-helper` and the adapters for git, docker, kubectl and Bazel.
+"""`authsome-helper`: the exec protocol's entry point (`main`) and its slower actions.
 
-Their console scripts start in `authsome.entrypoints`, which offers each run to the warm
-agent first; importing this package does nothing.
+Its console script starts in `authsome.entrypoints`, which offers each run to the warm
+agent first; importing this package does nothing. The other tools' dialects are in
+`authsome.adapters`.
 """

@@ -81,11 +81,11 @@ def dispatch(action: str, request: dict) -> int:
         _emit(got)
         return 0
     if action == "k8s":
-        from authsome.helper import k8s
+        from authsome.adapters import k8s
 
         return k8s.run(_need_provider(request), connection, request)
     if action == "headers":
-        from authsome.helper import headers
+        from authsome.adapters import headers
 
         return headers.run(request.get("provider"), connection, request)
 
