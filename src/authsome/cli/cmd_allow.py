@@ -56,4 +56,22 @@ def run(args) -> int:
     except project.ProjectError as exc:
         raise UsageError(f"{path}: {exc}; not allowed")
     print(f"authsome: allowed {path}", file=sys.stderr)
+    warn_unknown_providers(path, project.parse(content))
     return 0
+
+
+def warn_unknown_providers(path: str, entries) -> None:
+    """Say now, not at every prompt, which entries name no provider (with the nearest)."""
+    from authsome.cli import output
+    from authsome.errors import UnknownProvider
+    from authsome.providers import load_registry
+
+    registry = load_registry()
+    for entry in entries:
+        try:
+            name = registry.resolve(entry.provider)
+        except UnknownProvider as exc:
+            output.warn(f"{path}: {entry.name}: {exc}")
+            continue
+        if name != entry.provider:
+            output.warn(f"{path}: {entry.name}: the provider is spelled '{name}'")

@@ -35,6 +35,6 @@ def run(args) -> int:
     service = CredentialService(warn=warn)
     variables: dict[str, str] = {}
     for name in args.names:
-        variables.update(service.get(name, args.connection).env)
+        variables.update(service.get(output.provider_name(name), args.connection).env)
     sys.stdout.write(render(variables, args.format))
     return 0

@@ -75,6 +75,7 @@ def run(args) -> int:
         from authsome.errors import refuse_inside_run
 
         refuse_inside_run(f"authsome get {'--show-secret' if args.show_secret else '--field'}")
+    args.name = output.provider_name(args.name)
     service = CredentialService(warn=warn)
     if args.field == "refresh_token":
         raise UsageError("refresh tokens are never printed")

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --mcp: the client ID metadata document you host (used when the server "
         "supports them)",
     )
-    p.add_argument("--connection", default="default", help="connection name (default: default)")
+    output.add_connection(p)
     p.add_argument("--scopes", help="comma-separated scopes, replacing the provider's defaults")
     p.add_argument("--flow", choices=FLOWS, help="use this flow instead of the provider's default")
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening it")
@@ -110,6 +110,9 @@ def _run(args: argparse.Namespace) -> int:
         return run_mcp(args, args.mcp, args.mcp_name)
     if not args.name:
         raise UsageError("name a provider (see `authsome list`), or give --mcp URL")
+    if args.scopes is not None and not args.scopes.replace(",", " ").split():
+        raise UsageError("--scopes needs at least one scope (leave it out for the defaults)")
+    args.name = output.provider_name(args.name)
     service = CredentialService()
     definition = service.registry.get(args.name)
     if definition.mcp is not None:
@@ -129,7 +132,10 @@ def _run(args: argparse.Namespace) -> int:
         return _login_from_env(service, definition, connection, params)
     if definition.auth_type == "api_key":
         if args.flow not in (None, "api_key"):
-            raise UsageError(f"{definition.name} takes an API key; it has no {args.flow} flow")
+            raise UsageError(
+                f"{definition.name} takes an API key; it has no {args.flow} flow "
+                "(its only flow: api_key)"
+            )
         return _login_api_key(service, definition, connection, args, params)
     if args.api_key_stdin:
         raise UsageError(f"{definition.name} uses OAuth2, not an API key: drop --api-key-stdin")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from authsome.cli import output
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", help="provider name")
-    p.add_argument("--connection", default="default", help="connection name (default: default)")
+    output.add_connection(p)
     p.add_argument("--no-revoke", action="store_true", help="forget it locally, revoke nothing")
     p.set_defaults(func=run)
 
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from authsome.credentials import CredentialService
 
+    args.name = output.provider_name(args.name)
     service = CredentialService()
     provider = service.registry.get(args.name)
     result = service.erase(args.name, args.connection, revoke=not args.no_revoke)

@@ -54,6 +54,20 @@ def warn(message: str) -> None:
     print(f"authsome: warning: {visible(message)}", file=sys.stderr)
 
 
+def provider_name(name: str) -> str:
+    """The catalog's spelling of a provider typed in another case (`HubSpot` -> `hubspot`)
+    when exactly one matches; otherwise `name` as typed (the command says what is wrong,
+    with the nearest name). A directory listing only: no definition is parsed."""
+    from authsome import paths
+    from authsome.providers.rules import BUNDLED_DIR, custom_files, json_files
+
+    known = set(json_files(BUNDLED_DIR)) | set(custom_files(paths.home()))
+    if name in known:
+        return name
+    folded = [n for n in known if n.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else name
+
+
 def add_connection(parser, help_text: str = "the connection name (default: default)") -> None:
     parser.add_argument("--connection", "-c", default="default", metavar="NAME", help=help_text)
 

@@ -39,13 +39,25 @@ def choose_flow(provider: Provider, requested: str | None) -> str:
     if cfg is None:
         raise UsageError(f"{provider.name} is not an OAuth provider")
     flow = requested or provider.flow
-    if flow not in OAUTH_FLOWS:
-        raise UsageError(f"unknown flow '{flow}' for {provider.name}: use {', '.join(OAUTH_FLOWS)}")
-    if flow == "device_code" and not (cfg.supports_device_code or cfg.device_authorization_url):
-        raise UsageError(f"{provider.display_name} does not support the device_code flow")
-    if flow == "dcr_pkce" and not (cfg.supports_dcr or cfg.registration_url or cfg.metadata_url):
-        raise UsageError(f"{provider.display_name} does not support dynamic client registration")
+    supported = supported_flows(provider)
+    if flow not in supported:
+        raise UsageError(
+            f"{provider.display_name} has no {flow} flow (its flows: {', '.join(supported)})"
+        )
     return flow
+
+
+def supported_flows(provider: Provider) -> list[str]:
+    """The OAuth flows this provider's definition allows, its default first."""
+    cfg = provider.oauth
+    allowed = {"pkce": True}
+    allowed["device_code"] = bool(cfg.supports_device_code or cfg.device_authorization_url)
+    allowed["dcr_pkce"] = bool(cfg.supports_dcr or cfg.registration_url or cfg.metadata_url)
+    flows = [f for f in OAUTH_FLOWS if allowed.get(f)]
+    if provider.flow in flows:
+        flows.remove(provider.flow)
+        flows.insert(0, provider.flow)
+    return flows
 
 
 def run_login(
