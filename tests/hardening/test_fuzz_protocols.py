@@ -326,9 +326,9 @@ HTTP_PIECES = st.sampled_from(
 )
 def test_wire_reader_any_bytes(pieces, response, cut):
     """Any byte stream, read in any pieces: events in message order, or ParseError."""
-    from authsome.proxy.wire import END, Head, ParseError, Reader, Upgrade
+    from authsome.proxy.http_messages import END, Head, ParseError, Reader, Upgrade
 
-    tally("proxy.wire.Reader")
+    tally("proxy.http_messages.Reader")
     data = b"".join(pieces)
     reader = Reader(response, max_head=256, max_fields=8)
     try:

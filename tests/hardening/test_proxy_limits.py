@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authsome.proxy import http11
+from authsome.proxy import http_rules
 from authsome.proxy.ca import CertAuthority
 from authsome.proxy.limits import Limits
 from authsome.proxy.routes import Route, RouteTable
@@ -26,7 +26,7 @@ from authsome.proxy.upstream import Pool, Resolver
 from hardening.fuzzkit import tally
 
 pytestmark = pytest.mark.timeout(120)
-CRED = http11.basic_credential("authsome", "per-run-secret")
+CRED = http_rules.basic_credential("authsome", "per-run-secret")
 AUTH_LINE = b"Proxy-Authorization: " + CRED + b"\r\n"
 PATIENCE = 8.0  # seconds a stalled client may hold a connection in these tests
 
@@ -223,8 +223,8 @@ header_lists = st.lists(
 
 @given(headers=header_lists)
 def test_proxy_authorized_only_with_the_credential(headers):
-    tally("proxy.http11.proxy_authorized")
-    ok = http11.proxy_authorized(headers, CRED)
+    tally("proxy.http_rules.proxy_authorized")
+    ok = http_rules.proxy_authorized(headers, CRED)
     first = next((v for n, v in headers if n.lower() == b"proxy-authorization"), None)
     if ok:
         scheme, _, rest = first.strip().partition(b" ")
@@ -236,9 +236,9 @@ def test_proxy_authorized_only_with_the_credential(headers):
     | st.sampled_from(["[::1]:443", "[::1", "a:b:c", "h:0", "h:65536", "h:-1", ":443"])
 )
 def test_split_authority_only_value_error(authority):
-    tally("proxy.http11.split_authority")
+    tally("proxy.http_rules.split_authority")
     try:
-        host, port = http11.split_authority(authority, 443)
+        host, port = http_rules.split_authority(authority, 443)
     except ValueError:
         return
     assert 0 < port < 65536 and host == host.lower()
@@ -247,7 +247,7 @@ def test_split_authority_only_value_error(authority):
 @pytest.mark.parametrize("authority", [".", "..:443", "[.]:443"])
 def test_split_authority_refuses_empty_hosts(authority):
     with pytest.raises(ValueError):
-        http11.split_authority(authority, 443)
+        http_rules.split_authority(authority, 443)
 
 
 @given(
@@ -258,12 +258,12 @@ def test_split_authority_refuses_empty_hosts(authority):
     value=st.text(max_size=30),
 )
 def test_header_rules(headers, name, value):
-    tally("proxy.http11.strip_hop_by_hop/set_header")
-    kept = http11.strip_hop_by_hop(headers)
-    assert not any(n.lower() in http11.HOP_BY_HOP for n, _ in kept)
+    tally("proxy.http_rules.strip_hop_by_hop/set_header")
+    kept = http_rules.strip_hop_by_hop(headers)
+    assert not any(n.lower() in http_rules.HOP_BY_HOP for n, _ in kept)
     try:
-        out = http11.set_header(kept, name, value)
-    except (http11.HeaderRefused, UnicodeEncodeError):
+        out = http_rules.set_header(kept, name, value)
+    except (http_rules.HeaderRefused, UnicodeEncodeError):
         return
     key = name.encode("latin-1").lower()
     assert [v for n, v in out if n.lower() == key] == [value.encode("latin-1")]

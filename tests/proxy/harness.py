@@ -17,7 +17,7 @@ from pathlib import Path
 import h11
 
 from authsome.proxy.ca import CertAuthority
-from authsome.proxy.http11 import basic_credential
+from authsome.proxy.http_rules import basic_credential
 from authsome.proxy.limits import Limits
 from authsome.proxy.routes import Route, RouteTable
 from authsome.proxy.server import ProxyServer

@@ -1,10 +1,10 @@
-"""The proxy's HTTP/1.1 framing (authsome.proxy.wire): events from bytes, bytes from parts."""
+"""The proxy's HTTP/1.1 framing (proxy.http_messages): events from bytes, bytes from parts."""
 
 from __future__ import annotations
 
 import pytest
 
-from authsome.proxy.wire import (
+from authsome.proxy.http_messages import (
     CHUNKED,
     END,
     LENGTH,

@@ -12,7 +12,7 @@ from cryptography import x509
 from authsome.errors import NotFound, UsageError
 from authsome.proxy.ca import CertAuthority, constraint_names, regex_suffix
 from authsome.proxy.childenv import PLACEHOLDER, child_env, no_proxy
-from authsome.proxy.http11 import (
+from authsome.proxy.http_rules import (
     HeaderRefused,
     basic_credential,
     proxy_authorized,

@@ -13,7 +13,7 @@ import pytest
 from authsome.credentials import CredentialService
 from authsome.oauth.tokens import ClientCredentials, TokenSet
 from authsome.proxy.ca import CertAuthority
-from authsome.proxy.http11 import basic_credential
+from authsome.proxy.http_rules import basic_credential
 from authsome.proxy.routes import Route, RouteTable
 from authsome.proxy.server import ProxyServer
 from authsome.proxy.upstream import Pool, Resolver

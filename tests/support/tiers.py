@@ -16,7 +16,7 @@ QUICK = (
     "oauth/test_authorize.py",
     "oauth/test_responses.py",
     "proxy/test_pure.py",
-    "proxy/test_wire.py",
+    "proxy/test_http_messages.py",
     "shell/test_project.py",
 )
 

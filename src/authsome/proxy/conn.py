@@ -21,8 +21,8 @@ import ssl
 import threading
 import time
 
+from .http_messages import Reader
 from .limits import READ_SIZE
-from .wire import Reader
 
 NETWORK_ERRORS = (OSError, ssl.SSLError)  # socket.timeout is TimeoutError, an OSError
 WATCH_TICK = 0.25  # how late a timeout may fire

@@ -20,20 +20,7 @@ from authsome.protocol.authheader import QUERY_MARK
 
 from .addressed import ALLOWED, Refusal
 from .conn import NETWORK_ERRORS, Closed, Conn
-from .http11 import (
-    ClientGone,
-    HeaderRefused,
-    basic_credential,
-    encode_header,
-    end_to_end,
-    get_header,
-    simple_response,
-)
-from .limits import HIGH_WATER, Limits
-from .querykey import set_query_param
-from .tunnel import splice_conns
-from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout, upstream_status
-from .wire import (
+from .http_messages import (
     CHUNKED,
     END,
     NO_BODY,
@@ -46,6 +33,19 @@ from .wire import (
     request_head,
     response_head,
 )
+from .http_rules import (
+    ClientGone,
+    HeaderRefused,
+    basic_credential,
+    encode_header,
+    end_to_end,
+    get_header,
+    simple_response,
+)
+from .limits import HIGH_WATER, Limits
+from .querykey import set_query_param
+from .tunnel import splice_conns
+from .upstream import Origin, Pool, UpstreamError, UpstreamTimeout, upstream_status
 
 # (provider, connection, force_refresh) -> (header name, header value); a name that
 # starts with QUERY_MARK is a query parameter that carries the key instead.

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from authsome.protocol.authheader import TCHAR
 from authsome.protocol.urls import split_authority  # noqa: F401 (the one rule; re-exported)
 
-from .wire import Headers, response_head
+from .http_messages import Headers, response_head
 
 # RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy's own. Content-Length and
 # Transfer-Encoding stay: the forwarded message keeps its framing.

@@ -188,7 +188,7 @@ def run(
     password = base64.urlsafe_b64encode(os.urandom(24)).decode()  # `secrets` costs 6 ms
 
     def make_server():
-        from .http11 import basic_credential
+        from .http_rules import basic_credential
         from .server import ProxyServer
         from .upstream import Pool, Resolver
 

@@ -13,7 +13,7 @@ from authsome import paths
 
 from . import outside, sandbox
 from .childenv import child_env
-from .http11 import authority
+from .http_rules import authority
 from .netns import spawn
 
 

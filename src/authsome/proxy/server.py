@@ -31,12 +31,12 @@ from .addressed import check_addressed
 from .ca import CertAuthority
 from .conn import NETWORK_ERRORS, Closed, Conn
 from .forward import AuditSink, Forwarder, HeaderSource, answer, answer_error, drain_body
-from .http11 import ClientGone, authority, proxy_authorized, split_authority
+from .http_messages import Head, ParseError, Reader, Upgrade
+from .http_rules import ClientGone, authority, proxy_authorized, split_authority
 from .limits import Limits
 from .routes import RouteTable
 from .tunnel import splice_sockets
 from .upstream import Pool, UpstreamError, open_socket, upstream_status
-from .wire import Head, ParseError, Reader, Upgrade
 
 PROXY_AUTH_CHALLENGE = (b"proxy-authenticate", b'Basic realm="authsome"')
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from .conn import Conn
 from .hostguard import HostGuard, ThisMachine
+from .http_messages import Reader
 from .limits import UPSTREAM_CONNECT_TIMEOUT
-from .wire import Reader
 
 IDLE_LIMIT = 8  # idle connections kept per origin
 IDLE_SECONDS = 50.0  # below the usual 60 s server keep-alive timeout
