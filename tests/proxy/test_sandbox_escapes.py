@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -201,3 +202,88 @@ def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
         assert seen[name] == "ConnectionRefusedError", (name, seen)
     if tmux:
         assert seen["tmux send-keys"].startswith("rc=1"), seen
+
+
+# From inside, on a terminal: push keystrokes into it (TIOCSTI: what is pushed is read
+# by your shell once the run ends), take its foreground, open /dev/tty; signal `run`
+# (the proxy) by its pid outside; list the fds it was given.
+TERMINAL_PROBE = r"""
+import fcntl, json, os, signal, sys, termios
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # tcsetpgrp from the background: no stop
+def tried(fn):
+    try:
+        return f"ok {fn()!r}"
+    except OSError as exc:
+        return type(exc).__name__
+out = {
+    "TIOCSTI": tried(lambda: fcntl.ioctl(0, termios.TIOCSTI, b"#")),
+    "tcsetpgrp": tried(lambda: os.tcsetpgrp(0, os.getpgrp())),
+    "/dev/tty": tried(lambda: os.close(os.open("/dev/tty", os.O_RDWR))),
+    "kill run": tried(lambda: os.kill(int(sys.argv[1]), 0)),
+    "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+}
+print("PROBE " + json.dumps(out), flush=True)
+"""
+
+
+def _on_a_terminal(user, argv: list[str], env: dict[str, str]) -> dict:
+    """`argv` as the user with a pty as its controlling terminal; the probe's answer."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    child = user.popen(argv, env, stdin=slave, stdout=slave, stderr=slave,
+                       start_new_session=True, preexec_fn=take_terminal)  # fmt: skip
+    os.close(slave)
+    out, deadline = b"", time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not select.select([master], [], [], 1)[0]:
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the last holder of the terminal is gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    child.kill()  # (gone already, unless it hung)
+    child.wait(timeout=60)
+    os.close(master)
+    text = out.decode(errors="replace")
+    line = next((x for x in text.splitlines() if "PROBE " in x), None)  # after any echo
+    assert line is not None, text
+    return json.loads(line.partition("PROBE ")[2])
+
+
+def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user):
+    """TIOCSTI would type into your shell after the run; the sandbox's child has no
+    controlling terminal (bwrap --new-session) and sees no process outside. The same
+    probe without --sandbox shows each road open (so the test can fail)."""
+    user = ordinary_user
+    base = Path(tempfile.mkdtemp(dir=user.base))
+    os.chown(base, user.uid, user.gid)
+    env = {
+        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(base),
+        "LANG": "C.UTF-8",
+        "AUTHSOME_HOME": str(base / "v"),
+        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "AUTHSOME_AGENT": "0",
+    }
+    authsome = os.path.join(user.bin, "authsome")
+    script = f'exec {authsome} run "$@" -- {user.python} -c "$0" $$'
+    plain = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE], env)
+    if not plain["TIOCSTI"].startswith("ok"):
+        pytest.skip(f"this kernel refuses TIOCSTI to everyone ({plain['TIOCSTI']})")
+    assert plain["kill run"].startswith("ok"), plain
+    boxed = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE, "--sandbox"], env)
+    assert boxed["TIOCSTI"] == "PermissionError", boxed
+    assert boxed["tcsetpgrp"] == "OSError", boxed  # ENOTTY: not its terminal
+    assert boxed["/dev/tty"] == "OSError", boxed  # ENXIO: no controlling terminal
+    assert boxed["kill run"] == "ProcessLookupError", boxed
+    assert boxed["fds"] == [0, 1, 2, 3], boxed  # 3: the listing itself; nothing of run's
