@@ -221,6 +221,7 @@ out = {
     "/dev/tty": tried(lambda: os.close(os.open("/dev/tty", os.O_RDWR))),
     "kill run": tried(lambda: os.kill(int(sys.argv[1]), 0)),
     "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "no_new_privs": open("/proc/self/status").read().count("NoNewPrivs:\t1"),  # no sudo
 }
 print("PROBE " + json.dumps(out), flush=True)
 """
@@ -287,3 +288,4 @@ def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user):
     assert boxed["/dev/tty"] == "OSError", boxed  # ENXIO: no controlling terminal
     assert boxed["kill run"] == "ProcessLookupError", boxed
     assert boxed["fds"] == [0, 1, 2, 3], boxed  # 3: the listing itself; nothing of run's
+    assert boxed["no_new_privs"] == 1, boxed  # setuid (a cached sudo ticket) gives nothing
