@@ -55,7 +55,7 @@ def test_a_bundled_entry_discovers_at_login_and_refresh_carries_the_resource(
     from authsome.cli.main import main
 
     assert main(["login", "testmcp"]) == 0
-    assert not (home / "providers").exists()  # the bundled entry is not copied
+    assert not any((home / "providers").glob("*.json"))  # the bundled entry is not copied
     codes = [r["form"] for r in auth.requests if r["grant_type"] == "authorization_code"]
     assert codes[-1]["resource"] == mcp.url and auth.counts["register"] == 1
 
