@@ -55,7 +55,7 @@ WARM = (
     "authsome.proxy.runner",
     "authsome.proxy.server",
     "authsome.proxy.upstream",
-    "authsome.proxy.tokens",
+    "authsome.proxy.header_cache",
     "authsome.oauth.tls",
     "authsome.procguard",
     "authsome.vault.backends",

@@ -207,8 +207,8 @@ def run(args) -> int:
 
     from authsome import audit
     from authsome.proxy import runner
+    from authsome.proxy.header_cache import ServiceHeaders
     from authsome.proxy.routes import RouteTable
-    from authsome.proxy.tokens import ServiceHeaders
 
     routes, managed, warnings = plan_routes(only, picks)
     for warning in warnings:
