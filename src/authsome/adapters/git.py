@@ -33,7 +33,7 @@ def parse_argv(argv: list[str]) -> tuple[str, str]:
 
 def read_request(stream) -> bytes:
     """git's input: lines up to a blank line or EOF (bounded)."""
-    from authsome.agent.stdin import read_lines
+    from authsome.entry_stdin import read_lines
 
     return read_lines(stream, MAX_INPUT)
 

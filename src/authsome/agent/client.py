@@ -16,7 +16,7 @@ import sys
 
 from authsome import __version__
 from authsome.agent import wire
-from authsome.agent.stdin import STDIN_MAX, read_json_input, read_lines
+from authsome.entry_stdin import STDIN_MAX, read_json_input, read_lines
 
 ENTRIES = {
     "helper": "authsome-helper",
@@ -123,7 +123,7 @@ def plan(entry: str, argv: list[str]) -> str | None:
 def read_stdin(kind: str) -> tuple[bytes, bool]:
     """(bytes, replayable): what the entry point would read, read the same way.
 
-    The readers are the entry points' own (authsome.agent.stdin); docker reads it all.
+    The readers are the entry points' own (authsome.entry_stdin); docker reads it all.
     `replayable` is False when nothing was consumed (a terminal, no stdin).
     """
     stdin = sys.stdin

@@ -35,7 +35,7 @@ def parse_argv(argv: list[str]) -> tuple[str, dict]:
 
 
 def _read_stdin() -> bytes:
-    from authsome.agent.stdin import read_json_input
+    from authsome.entry_stdin import read_json_input
 
     return read_json_input()
 
