@@ -289,3 +289,54 @@ def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user):
     assert boxed["kill run"] == "ProcessLookupError", boxed
     assert boxed["fds"] == [0, 1, 2, 3], boxed  # 3: the listing itself; nothing of run's
     assert boxed["no_new_privs"] == 1, boxed  # setuid (a cached sudo ticket) gives nothing
+
+
+KEYCTL_NR = {"x86_64": (248, 250), "aarch64": (217, 219), "riscv64": (217, 219)}  # add_key, keyctl
+# As the user: a session keyring of its own holding a key (as Kerberos or a keyctl-backed
+# credential store would), then exec argv[1:] (authsome run ...) in that session.
+KEYRING_SETUP = r"""
+import ctypes, os, sys
+c = ctypes.CDLL(None, use_errno=True)
+add_key, keyctl = int(sys.argv[1]), int(sys.argv[2])
+if c.syscall(keyctl, 1, None) < 0 or c.syscall(add_key, b"user", b"authsome-test-secret",
+                                                 b"s3cret", 6, -3) < 0:  # join; add to @s
+    print(f"keyctl refused: {os.strerror(ctypes.get_errno())}", flush=True)
+    sys.exit(0)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+KEYRING_PROBE = r"""
+import ctypes, sys
+c = ctypes.CDLL(None, use_errno=True)
+serial = c.syscall(int(sys.argv[1]), 10, -3, b"user", b"authsome-test-secret", 0)  # SEARCH @s
+print("found" if serial > 0 else "not found")
+"""
+
+
+def test_the_session_keyring_stays_outside(ordinary_user):
+    """The kernel's session keyring is inherited through bwrap: the child found a key
+    the user's session held. It gets a new, empty one."""
+    user = ordinary_user
+    numbers = KEYCTL_NR.get(os.uname().machine)
+    if numbers is None:
+        pytest.skip(f"no keyctl syscall numbers for {os.uname().machine}")
+    base = Path(tempfile.mkdtemp(dir=user.base))
+    os.chown(base, user.uid, user.gid)
+    env = {
+        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(base),
+        "LANG": "C.UTF-8",
+        "AUTHSOME_HOME": str(base / "v"),
+        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "AUTHSOME_AGENT": "0",
+    }
+    seen = []
+    for mode in ([], ["--sandbox"]):
+        argv = [user.python, "-c", KEYRING_SETUP, *map(str, numbers),
+                os.path.join(user.bin, "authsome"), "run", *mode, "--",
+                user.python, "-c", KEYRING_PROBE, str(numbers[1])]  # fmt: skip
+        res = user.run(argv, env, capture_output=True, text=True, timeout=60, cwd=str(base))
+        assert res.returncode == 0, res.stderr
+        if res.stdout.startswith("keyctl refused"):
+            pytest.skip(res.stdout.strip())
+        seen.append(res.stdout.strip())
+    assert seen == ["found", "not found"]  # without the sandbox the key is there

@@ -31,6 +31,8 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 <
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 IFREQ = "16sh22x"  # struct ifreq: the name, then ifr_flags in the union (40 bytes)
 PR_SET_DUMPABLE = 4
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219}.get(os.uname().machine)
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 class Listener(NamedTuple):
@@ -94,6 +96,11 @@ def enter_namespaces(uid: int, gid: int, cover: Sequence[str] = ()) -> None:
         # reach over other users' files stays outside): bwrap's child cannot reach it.
         if failed and ctypes.get_errno() not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
             _check(-1, f"covering {path}")
+    # A new, empty session keyring: the kernel keys your session holds (Kerberos
+    # tickets, cached passwords, keyctl-backed credential stores) stay outside. Where
+    # keyctl fails (blocked by a container's seccomp), the child cannot use it either.
+    if SYS_KEYCTL is not None:
+        c.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
 
 
 def bind(listener: Listener) -> socket.socket:
