@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
             status = runclient.run(argv)
             if status is not None:
-                return status
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status & 0xFF)  # nothing left to tear down: skip the interpreter's
     if argv and argv[0] == "_hook-env":
         # The shell hook's worker: straight there, without argparse or the other commands.
         from authsome.shell.worker import main as worker
