@@ -192,6 +192,7 @@ def test_the_sandbox_guard_knows_this_machine_by_every_address():
     from authsome.proxy.hostguard import HostGuard, ThisMachine, this_machine
 
     for ours in ["127.0.0.1", "127.9.9.9", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1",
+                 "::127.0.0.1", "2002:7f00:1::1",  # IPv4-compatible, 6to4
                  "169.254.169.254", "fe80::1%1", *_own_addresses()]:  # fmt: skip
         assert this_machine(ours), ours
     for remote in ["203.0.113.7", "2001:db8::7", "::ffff:203.0.113.7"]:  # documentation nets

@@ -44,8 +44,14 @@ def this_machine(address: str) -> bool:
     """True for an address that reaches this machine (or one next to it with no
     router between: link-local, where cloud metadata services answer)."""
     ip = ipaddress.ip_address(address.partition("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside (mapped, compatible ::a.b.c.d, 6to4) may be routed to
+        # it where the machine has such a route or tunnel: judge the IPv4 one.
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is None and int(ip) >> 32 == 0 and int(ip) > 1:
+            inner = ipaddress.IPv4Address(int(ip))
+        if inner is not None and this_machine(str(inner)):
+            return True
     if ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast:
         return True
     # Any address of our interfaces: binding to it works only if it is ours (fails
