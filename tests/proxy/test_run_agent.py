@@ -140,26 +140,25 @@ def test_concurrent_runs_each_have_their_own_proxy_process_ca_and_credential(run
 
 @AGENT
 def test_a_killed_client_ends_its_runs_process(run_mode, tmp_path):
+    go = tmp_path / "go"  # the orphaned child's own way out, whatever happens
     run = subprocess.Popen(
-        [tool("authsome"), "run", "--", PY, "-c", WAIT, str(tmp_path / "never")],
+        [tool("authsome"), "run", "--", PY, "-c", WAIT, str(go)],
         stdout=subprocess.PIPE,
         text=True,
     )
-    tmpdir = run.stdout.readline().split()[1]
-    assert len(agent_children()) == 1
-    run.kill()
-    run.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while (agent_children() or os.path.exists(tmpdir)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert agent_children() == [] and not os.path.exists(tmpdir)
-    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:  # the orphaned child
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if str(tmp_path / "never").encode() in f.read():
-                    os.kill(pid, 9)
-        except OSError:
-            pass
+    try:
+        tmpdir = run.stdout.readline().split()[1]
+        assert len(agent_children()) == 1
+        run.kill()
+        run.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while (agent_children() or os.path.exists(tmpdir)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert agent_children() == [] and not os.path.exists(tmpdir)
+    finally:
+        go.touch()
+        run.kill()
+        run.communicate(timeout=30)
 
 
 @AGENT
