@@ -103,18 +103,16 @@ class Credential:
     @property
     def headers(self) -> dict[str, str]:
         """The headers that carry the secret; {} for a key that goes in the query."""
-        return secret_headers(
-            self.auth_type,
-            self.provider.api_key_block,
-            self.secret,
-            self.token_type,
-            self.provider.oauth_block,
-        )
+        return self._by_rule(secret_headers)
 
     @property
     def injection(self) -> tuple[str, str]:
         """What the proxy sets on each request (authheader.injection)."""
-        return injection(
+        return self._by_rule(injection)
+
+    def _by_rule(self, rule):
+        """An `authheader` rule applied to this secret and the provider's raw blocks."""
+        return rule(
             self.auth_type,
             self.provider.api_key_block,
             self.secret,

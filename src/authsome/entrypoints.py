@@ -47,6 +47,15 @@ def guard(body: Callable[[], int], report: Callable[[AuthsomeError], None]) -> i
         return error.exit_code
 
 
+def stderr_report(prog: str) -> Callable[[AuthsomeError], None]:
+    """The dialect of a tool that shows our stderr (git, kubectl, Bazel): one line."""
+
+    def report(error: AuthsomeError) -> None:
+        print(f"{prog}: {error}", file=sys.stderr)
+
+    return report
+
+
 def warn(message: str) -> None:
     """Where a front end run from a terminal puts the service's warnings: one line on stderr."""
     sys.stderr.write(f"authsome: warning: {message}\n")

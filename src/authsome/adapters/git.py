@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import time
 
-from authsome.entrypoints import guard, warn
-from authsome.errors import AuthsomeError, UsageError
+from authsome.entrypoints import guard, stderr_report, warn
+from authsome.errors import UsageError
 from authsome.protocol import git as proto
 from authsome.protocol.argv import split_connection
 
@@ -141,9 +141,8 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
-def report(error: AuthsomeError) -> None:
-    """git shows a helper's stderr and ignores its stdout on failure."""
-    print(f"{PROG}: {error}", file=sys.stderr)
+# git shows a helper's stderr and ignores its stdout on failure.
+report = stderr_report(PROG)
 
 
 def main(argv: list[str] | None = None) -> int:

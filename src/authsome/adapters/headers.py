@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from authsome.entrypoints import guard, warn
-from authsome.errors import AuthsomeError
+from authsome.entrypoints import stderr_report, warn
 from authsome.protocol import bazel as proto
 
 PROG = "authsome-helper headers"
@@ -58,9 +57,4 @@ def serve(provider: str | None, connection: str, request: dict) -> int:
     return 0
 
 
-def report(error: AuthsomeError) -> None:
-    print(f"{PROG}: {error}", file=sys.stderr)
-
-
-def run(provider: str | None, connection: str, request: dict) -> int:
-    return guard(lambda: serve(provider, connection, request), report)
+report = stderr_report(PROG)  # Bazel shows a helper's stderr

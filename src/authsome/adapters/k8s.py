@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-from authsome.entrypoints import guard, warn
-from authsome.errors import AuthsomeError, UsageError
+from authsome.entrypoints import stderr_report, warn
+from authsome.errors import UsageError
 from authsome.protocol import k8s as proto
 
 PROG = "authsome-helper k8s"
@@ -62,10 +62,5 @@ def serve(provider: str | None, connection: str, request: dict) -> int:
     return 0
 
 
-def report(error: AuthsomeError) -> None:
-    """kubectl shows the plugin's stderr; stdout stays for an ExecCredential only."""
-    print(f"{PROG}: {error}", file=sys.stderr)
-
-
-def run(provider: str | None, connection: str, request: dict) -> int:
-    return guard(lambda: serve(provider, connection, request), report)
+# kubectl shows the plugin's stderr; stdout stays for an ExecCredential only.
+report = stderr_report(PROG)

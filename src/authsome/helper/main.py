@@ -83,11 +83,13 @@ def dispatch(action: str, request: dict) -> int:
     if action == "k8s":
         from authsome.adapters import k8s
 
-        return k8s.run(_need_provider(request), connection, request)
+        provider = _need_provider(request)
+        return guard(lambda: k8s.serve(provider, connection, request), k8s.report)
     if action == "headers":
         from authsome.adapters import headers
 
-        return headers.run(request.get("provider"), connection, request)
+        provider = request.get("provider")
+        return guard(lambda: headers.serve(provider, connection, request), headers.report)
 
     from authsome.helper import actions
 
