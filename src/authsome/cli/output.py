@@ -59,13 +59,10 @@ def provider_name(name: str) -> str:
     when exactly one matches; otherwise `name` as typed (the command says what is wrong,
     with the nearest name). A directory listing only: no definition is parsed."""
     from authsome import paths
-    from authsome.providers.rules import BUNDLED_DIR, custom_files, json_files
+    from authsome.providers.rules import BUNDLED_DIR, custom_files, json_files, spelled
 
     known = set(json_files(BUNDLED_DIR)) | set(custom_files(paths.home()))
-    if name in known:
-        return name
-    folded = [n for n in known if n.lower() == name.lower()]
-    return folded[0] if len(folded) == 1 else name
+    return spelled(name, known) or name
 
 
 def add_connection(parser, help_text: str = "the connection name (default: default)") -> None:

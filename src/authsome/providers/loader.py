@@ -18,7 +18,13 @@ from authsome import paths
 from authsome.errors import ProviderError, UnknownProvider
 from authsome.providers.compat import read_definition_text, upgrade_legacy
 from authsome.providers.model import AUTH_TYPES, FLOWS, Provider
-from authsome.providers.rules import BUNDLED_DIR, custom_files, json_files, writable_by_others
+from authsome.providers.rules import (
+    BUNDLED_DIR,
+    custom_files,
+    json_files,
+    spelled,
+    writable_by_others,
+)
 from authsome.providers.validate import (
     check_header_fields,
     check_oauth_choices,
@@ -143,12 +149,10 @@ class Registry:
     def resolve(self, name: str) -> str:
         """The provider's name as spelled in the catalog: exact, or the one name that
         matches ignoring case (`HubSpot`); else UnknownProvider with the nearest name."""
-        if name in self._bundled or name in self._custom:
-            return name
         names = self.names()
-        folded = [n for n in names if n.lower() == name.lower()]
-        if len(folded) == 1:
-            return folded[0]
+        found = spelled(name, names)
+        if found:
+            return found
         import difflib
 
         near = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)

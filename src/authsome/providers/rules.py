@@ -68,6 +68,15 @@ def custom_files(home: str | None = None) -> dict[str, str]:
     return out
 
 
+def spelled(name: str, known) -> str | None:
+    """`name` as the catalog spells it: itself, or the one known name equal to it
+    ignoring case (`HubSpot` -> `hubspot`); None when neither."""
+    if name in known:
+        return name
+    folded = [n for n in known if n.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
 def provider_raw(name: str, home: str | None = None) -> dict | None:
     """The provider's definition as a raw dict (a user file wins), or None (then the full
     loader says why: a broken or refused file)."""
