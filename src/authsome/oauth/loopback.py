@@ -120,9 +120,11 @@ class LoopbackServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.result is not None and self.result.error is None:
+        if self.result is not None:
             # the browser waits on its callback: it must not be left with "connection reset"
-            self.report(False, "authsome stopped before finishing; see the terminal.")
+            # (nor, for a refusal, a page cut off when this process exits)
+            if self.result.error is None:
+                self.report(False, "authsome stopped before finishing; see the terminal.")
             self.answered.wait(ANSWER_GRACE)
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -263,7 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._page(400, "Already finished", text, True, False)
         if result.error is not None:
             text = f"{result.error} You can close this tab."
-            return self._page(400, "Sign-in failed", text, error=True)
+            try:
+                return self._page(400, "Sign-in failed", text, error=True)
+            finally:
+                owner.answered.set()
         try:
             owner.outcome_ready.wait(OUTCOME_WAIT)
             late = (False, "authsome did not finish in time; see the terminal.")
