@@ -39,6 +39,13 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+def cannot_start(name: str, found: bool) -> int:
+    """A shell's answer when CMD cannot start: 127 when not found, 126 when not runnable."""
+    reason = "permission denied" if found else "command not found"
+    print(f"authsome run: {name}: {reason}", file=sys.stderr)
+    return 126 if found else 127
+
+
 def catch(caught: list[int]) -> dict[int, object]:
     """Note SIGINT, SIGTERM and SIGHUP in `caught` until a child exists; the previous
     handlers, for `restore`."""
@@ -78,12 +85,8 @@ def run_child(command: list[str], env: dict, caught: list[int]) -> int:
     _close_inherited_fds()
     try:
         pid = os.posix_spawnp(command[0], command, env, setsigdef=RESTORED)
-    except FileNotFoundError:
-        print(f"authsome run: {command[0]}: command not found", file=sys.stderr)
-        return 127
-    except PermissionError:
-        print(f"authsome run: {command[0]}: permission denied", file=sys.stderr)
-        return 126
+    except (FileNotFoundError, PermissionError) as exc:
+        return cannot_start(command[0], found=not isinstance(exc, FileNotFoundError))
 
     def forward(signum: int, _frame) -> None:
         if signum in FROM_TERMINAL and terminal_signals_child(pid):

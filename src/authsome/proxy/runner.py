@@ -23,7 +23,13 @@ from typing import NamedTuple
 
 from .ca import CertAuthority
 from .childenv import child_env, user_ca_files
-from .foreground import FORWARDED, FROM_TERMINAL, exit_status, terminal_signals_child
+from .foreground import (
+    FORWARDED,
+    FROM_TERMINAL,
+    cannot_start,
+    exit_status,
+    terminal_signals_child,
+)
 from .netns import sandboxed_pid
 from .routes import RouteTable
 
@@ -228,12 +234,8 @@ def run(
                 return 128 + caught[0]  # told to stop before the child existed
             try:
                 child = subprocess.Popen(list(command), env=env)
-            except FileNotFoundError:
-                print(f"authsome run: {command[0]}: command not found", file=sys.stderr)
-                return 127
-            except PermissionError:
-                print(f"authsome run: {command[0]}: permission denied", file=sys.stderr)
-                return 126
+            except (FileNotFoundError, PermissionError) as exc:
+                return cannot_start(command[0], found=not isinstance(exc, FileNotFoundError))
         else:
             from .sandboxed import runnable, start_sandboxed
 

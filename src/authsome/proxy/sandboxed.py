@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import sys
 
 from authsome import paths
 
 from . import outside, sandbox
 from .childenv import child_env
+from .foreground import cannot_start
 from .http_rules import authority
 from .netns import spawn
 
@@ -61,11 +61,9 @@ def runnable(name: str) -> int | None:
     """127 or 126 as a shell would give, before the sandbox starts (bwrap says 1)."""
     path = shutil.which(name) if os.sep not in name else name
     if path is None or not os.path.exists(path):
-        print(f"authsome run: {name}: command not found", file=sys.stderr)
-        return 127
+        return cannot_start(name, found=False)
     if not os.access(path, os.X_OK) or os.path.isdir(path):
-        print(f"authsome run: {name}: permission denied", file=sys.stderr)
-        return 126
+        return cannot_start(name, found=True)
     return None
 
 
