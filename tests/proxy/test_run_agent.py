@@ -19,6 +19,7 @@ import pytest
 
 from proxy.conftest import API_HOST, authsome_run
 from support.cli import tool
+from support.local_services import children_of
 
 PY = sys.executable
 AGENT = pytest.mark.parametrize("run_mode", ["agent"], indirect=True)
@@ -87,17 +88,7 @@ def agent_children() -> list[int]:
     """Live processes whose parent is the warm agent (the runs' own processes)."""
     from authsome.agent import client
 
-    agent = int(client.control(os.environ["AUTHSOME_HOME"], "status")["pid"])
-    out = []
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, ValueError):
-            continue
-        if fields[1] == str(agent) and fields[0] != "Z":
-            out.append(int(name))
-    return out
+    return children_of(int(client.control(os.environ["AUTHSOME_HOME"], "status")["pid"]))
 
 
 @AGENT

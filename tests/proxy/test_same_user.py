@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from support.local_services import children_of
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
 # What a same-user attacker does: read environ, maps and a page of each readable mapping.
@@ -128,7 +130,7 @@ def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_ho
             env, stdout=-1, stderr=-1,
         )  # fmt: skip
         _wait_for(ready.exists)
-        forked = _children(agent.pid)
+        forked = children_of(agent.pid)
         assert len(forked) == 1  # the run went through the agent
         closed = {"environ": "PermissionError", "maps": "PermissionError",
                   "mem": "PermissionError"}  # fmt: skip
@@ -143,16 +145,3 @@ def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_ho
             run.communicate(timeout=30)
         agent.send_signal(signal.SIGTERM)
         agent.communicate(timeout=30)
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, ValueError):
-            continue
-        if fields[1] == str(pid) and fields[0] != "Z":
-            out.append(int(name))
-    return out

@@ -26,6 +26,7 @@ import pytest
 from proxy.conftest import API_HOST, TOKEN, authsome_run, resolve_args
 from proxy.upstream import Upstream
 from support.cli import tool
+from support.local_services import HostService
 from support.ordinary_user import OrdinaryUser
 from support.providers import write_oauth_provider
 
@@ -42,25 +43,6 @@ def secret_forms(secret: str) -> list[str]:
     raw = secret.encode()
     return [secret, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
             quote(secret, safe=""), raw.hex()]  # fmt: skip
-
-
-class Listener:
-    """A plain TCP server on the host's loopback that records whether anyone came."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            conn.close()
 
 
 def victim_env(user: OrdinaryUser, home: Path, key: str, ca: Path) -> dict[str, str]:
@@ -103,7 +85,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
                              "expires_in": 3600})  # fmt: skip
     (base / "token.json").write_text(token_json)
     os.chown(base / "token.json", user.uid, user.gid)
-    other = Listener()
+    other = HostService()
     with Upstream(pki) as upstream:
         known = {
             "home": env["AUTHSOME_HOME"],

@@ -16,42 +16,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from proxy.conftest import authsome_run
+from support.local_services import HostService
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
     reason="needs Linux and bubblewrap (.ci/run installs it)",
 )
-
-
-class HostService:
-    """A TCP server on the host's loopback (IPv4 and IPv6) that counts who came: a
-    local database or model server the sandbox must keep its child away from."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("::", 0), family=socket.AF_INET6, dualstack_ipv6=True)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            conn.sendall(b"host service\n")
-            conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 # Through the run's own proxy (HTTPS_PROXY inside): CONNECT and absolute-form http://
