@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from _timing import store_bench_token
+
 from support.providers import BENCH, write_definition
 
 BIN = Path(sys.executable).parent
@@ -79,13 +81,7 @@ def main() -> int:
         # PYTHONDONTWRITEBYTECODE would recompile every module on every run instead.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
-        subprocess.run(
-            [str(BIN / "authsome-helper"), "store", "bench"],
-            input=b'{"access_token": "tok-bench", "expires_in": 86400}',
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        store_bench_token(str(BIN / "authsome-helper"), env)
         off, on = dict(env, AUTHSOME_AGENT="0"), dict(env, AUTHSOME_AGENT="1")
         cmds = {}
         for name, (argv, stdin, expect) in commands().items():

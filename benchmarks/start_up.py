@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _timing import interleaved
+from _timing import interleaved, store_bench_token
 
 from support.providers import BENCH, write_definition
 
@@ -75,13 +75,7 @@ def main() -> int:
         env.pop("AUTHSOME_PASSPHRASE", None)
         # An installed package runs from cached bytecode; without it every run recompiles.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run(
-            [str(BIN / "authsome-helper"), "store", "bench"],
-            input=b'{"access_token": "tok-bench", "expires_in": 86400}',
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        store_bench_token(str(BIN / "authsome-helper"), env)
         table = rows(env)
         if args.only:
             table = {k: v for k, v in table.items() if k == BASE or args.only in k}

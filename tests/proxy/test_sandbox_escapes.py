@@ -30,6 +30,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def user_env(user, home: Path) -> dict[str, str]:
+    """The ordinary user's environment for a run: its own home, a fresh vault key, no agent."""
+    return {
+        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "AUTHSOME_HOME": str(home / "v"),
+        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "AUTHSOME_AGENT": "0",
+    }
+
+
 # Through the run's own proxy (HTTPS_PROXY inside): CONNECT and absolute-form http://
 # to every spelling of this machine the child might try; prints each status line.
 THROUGH_THE_PROXY = r"""
@@ -133,13 +145,8 @@ def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
         servers.append(_unix_server(paths["group's service"], 0, OTHERS_GROUP, 0o660))
         groups = [OTHERS_GROUP]
     env = {
-        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
+        **user_env(user, home),
         "USER": user.name,
-        "LANG": "C.UTF-8",
-        "AUTHSOME_HOME": str(home / "v"),
-        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "AUTHSOME_AGENT": "0",
         "TMUX_TMPDIR": str(base),  # the tmux server's socket: base/tmux-UID/default
         "SSH_AUTH_SOCK": str(paths["ssh agent"]),
     }
@@ -244,14 +251,7 @@ def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user):
     user = ordinary_user
     base = Path(tempfile.mkdtemp(dir=user.base))
     os.chown(base, user.uid, user.gid)
-    env = {
-        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(base),
-        "LANG": "C.UTF-8",
-        "AUTHSOME_HOME": str(base / "v"),
-        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "AUTHSOME_AGENT": "0",
-    }
+    env = user_env(user, base)
     authsome = os.path.join(user.bin, "authsome")
     script = f'exec {authsome} run "$@" -- {user.python} -c "$0" $$'
     plain = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE], env)
@@ -297,14 +297,7 @@ def test_the_session_keyring_stays_outside(ordinary_user):
         pytest.skip(f"no keyctl syscall numbers for {os.uname().machine}")
     base = Path(tempfile.mkdtemp(dir=user.base))
     os.chown(base, user.uid, user.gid)
-    env = {
-        "PATH": f"{user.bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(base),
-        "LANG": "C.UTF-8",
-        "AUTHSOME_HOME": str(base / "v"),
-        "AUTHSOME_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "AUTHSOME_AGENT": "0",
-    }
+    env = user_env(user, base)
     seen = []
     for mode in ([], ["--sandbox"]):
         argv = [user.python, "-c", KEYRING_SETUP, *map(str, numbers),
