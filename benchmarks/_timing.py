@@ -22,15 +22,21 @@ def timed(argv: list[str], env: dict, cwd: str | None = None) -> tuple[float, fl
 
 
 def interleaved(
-    cmds: dict[str, tuple[list[str], dict]], runs: int, cwd: str | None = None
+    cmds: dict[str, tuple[list[str], dict]],
+    runs: int,
+    cwd: str | None = None,
+    pause: float = 0.0,
 ) -> dict[str, tuple[float, float]]:
     """One warm-up round (page cache, bytecode; not counted), then `runs` interleaved
-    rounds; returns name -> (median wall, median CPU) seconds."""
+    rounds; returns name -> (median wall, median CPU) seconds. `pause` seconds pass
+    before each timed process, so that work one leaves behind (the agent making its
+    next run's process) is not charged to the next."""
     for argv, env in cmds.values():
         timed(argv, env, cwd)
     got: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
     for _ in range(runs):
         for name, (argv, env) in cmds.items():
+            time.sleep(pause)
             got[name].append(timed(argv, env, cwd))
     med = statistics.median
     return {name: (med(w for w, _ in v), med(c for _, c in v)) for name, v in got.items()}

@@ -7,7 +7,7 @@ time and its ratio to `python -c pass`, with issue 17's target. The home is a fr
 temporary one with a stored token for one provider; the key comes from
 AUTHSOME_MASTER_KEY. The CLI rows run with the warm agent available, as a user's would.
 
-    .venv/bin/python benchmarks/start_up.py [--runs 15] [--only SUBSTRING]
+    .venv/bin/python benchmarks/start_up.py [--runs 15] [--only SUBSTRING] [--pause 0.1]
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--only", help="only the rows whose name contains this")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.1,
+        help="seconds between processes (default 0.1; 0: back to back, when what the "
+        "agent does after a run overlaps the next process)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="su", dir="/tmp") as tmp:  # short: AF_UNIX
         home = Path(tmp) / "home"
@@ -82,18 +89,23 @@ def main() -> int:
         start_agent(env)
         try:
             cmds = {name: (argv, cmd_env) for name, (argv, cmd_env, _) in table.items()}
-            results = interleaved(cmds, args.runs)
+            results = interleaved(cmds, args.runs, pause=args.pause)
         finally:
             from authsome.agent import client
 
+            status = client.control(str(home), "status") or {}
             client.control(str(home), "stop")
     base = results[BASE][0]
     load = os.getloadavg()
     print(
-        f"{BASE} = {sys.executable} -c pass; medians of {args.runs} interleaved runs; "
+        f"{BASE} = {sys.executable} -c pass; medians of {args.runs} interleaved runs, "
+        f"{args.pause:g} s apart; "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
     )
+    if "runs_ahead" in status:
+        ahead = status["runs_ahead"]
+        print(f"agent: {status['served']} requests, {ahead} runs in a process made ahead")
     print(f"{'command':<44} {'median':>9} {'ratio':>7} {'target':>7}")
     for name, (wall, _cpu) in results.items():
         target = table[name][2]

@@ -4,14 +4,45 @@
 the warm agent call `guard_process` first thing. A same-user process could otherwise
 read their /proc/PID/environ and /proc/PID/mem (Debian and Fedora allow same-uid
 reads: Yama's ptrace_scope is 0 or absent) or attach with ptrace.
+
+Import-light: `run`'s thin client calls this before its child starts, so prctl is
+reached through `_ctypes` alone (the `ctypes` package costs 1-3 ms to import), and the
+environment block is read and written through /proc/self/mem.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
-PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
 KEY_VARS = (b"AUTHSOME_MASTER_KEY=", b"AUTHSOME_PASSPHRASE=")
+
+_prctl = None
+
+
+def prctl(option: int, arg: int) -> int:
+    """prctl(2) with one argument; its result (-1 on failure)."""
+    global _prctl
+    if _prctl is None:
+        import _ctypes
+
+        class CInt(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = CInt
+
+        class Process:  # what CFuncPtr looks a symbol up in: the program and its libc
+            _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+
+        _prctl = Function(("prctl", Process()))
+    return _prctl(option, arg, 0, 0, 0)
+
+
+def set_dumpable(dumpable: bool) -> None:
+    prctl(PR_SET_DUMPABLE, int(dumpable))
 
 
 def guard_process() -> None:
@@ -21,26 +52,32 @@ def guard_process() -> None:
     gets in later (root) does not find them; os.environ keeps its own copy."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if prctl(PR_GET_DUMPABLE, 0) == 0:
+        return  # done already: a run's process forked from the (guarded) agent
     try:
-        _blank_exec_environment()
+        # Opened while still dumpable: once not, /proc/self/mem belongs to root.
+        mem = os.open("/proc/self/mem", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        mem = -1
+    set_dumpable(False)
+    if mem < 0:
+        return  # an odd /proc: the process is non-dumpable all the same
+    try:
+        _blank_exec_environment(mem)
     except (OSError, ValueError):
-        pass  # an odd /proc: the process is non-dumpable all the same
+        pass
+    finally:
+        os.close(mem)
 
 
-def _blank_exec_environment() -> None:
-    import ctypes
-
+def _blank_exec_environment(mem: int) -> None:
     with open("/proc/self/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
     # fields[0] is the 3rd field of stat(5): env_start and env_end are the 50th and 51st
     start, end = int(fields[47]), int(fields[48])
     if not 0 < start < end:
         return
-    block = ctypes.string_at(start, end - start)
+    block = os.pread(mem, end - start, start)
     padded = b"\0" + block  # an index in `padded` of "\0NAME" is that of NAME in `block`
     for name in KEY_VARS:
         at = padded.find(b"\0" + name)
@@ -50,4 +87,4 @@ def _blank_exec_environment() -> None:
         stop = block.find(b"\0", value)
         length = (len(block) if stop < 0 else stop) - value
         if length > 0:
-            ctypes.memset(start + value, ord("x"), length)
+            os.pwrite(mem, b"x" * length, start + value)

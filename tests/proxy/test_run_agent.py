@@ -85,10 +85,15 @@ def connect_status(port: int, user: str, password: str) -> str:
 
 
 def agent_children() -> list[int]:
-    """Live processes whose parent is the warm agent (the runs' own processes)."""
+    """Live processes whose parent is the warm agent: the runs' own processes (not the
+    spare, the next run's process made ahead, which waits for a run)."""
     from authsome.agent import client
 
-    return children_of(int(client.control(os.environ["AUTHSOME_HOME"], "status")["pid"]))
+    home = os.environ["AUTHSOME_HOME"]
+    before = client.control(home, "status")
+    kids = children_of(int(before["pid"]))
+    spares = {int(before["spare"]), int(client.control(home, "status")["spare"])}
+    return [pid for pid in kids if pid not in spares]
 
 
 @AGENT
@@ -197,3 +202,90 @@ def test_the_child_gets_the_clients_whole_environment_as_in_process(run_mode, tm
     seen = json.loads(agent.stdout)
     assert seen["MY_APP_SETTING"] == "kept" and seen["bundle"] == 1
     assert "AUTHSOME_MASTER_KEY" not in seen and seen["AUTHSOME_RUN"] == "1"
+
+
+def wait_for_spare(home: str) -> int:
+    """The pid of the agent's next run's process, made ahead while it is idle."""
+    from authsome.agent import client
+
+    deadline = time.monotonic() + 20
+    while True:
+        status = client.control(home, "status")  # None until the agent listens
+        if status is not None and int(status["spare"]):
+            return int(status["spare"])
+        assert time.monotonic() < deadline, "the agent made no process ahead"
+        time.sleep(0.02)
+
+
+@AGENT
+def test_a_run_is_served_by_the_process_made_ahead_in_the_clients_place(run_mode, tmp_path):
+    """The spare was forked before the request: it still runs in the client's working
+    directory, puts the run's directory in the client's TMPDIR, and its proxy works."""
+    from authsome.agent import client
+
+    home = os.environ["AUTHSOME_HOME"]
+    here, own_tmp, go = tmp_path / "here", tmp_path / "tmp", tmp_path / "go"
+    here.mkdir()
+    own_tmp.mkdir(mode=0o700)
+    spare = wait_for_spare(home)
+    before = int(client.control(home, "status")["runs_ahead"])
+    show = "import os; print(os.getcwd(), flush=True); " + WAIT.split("\n", 1)[1]
+    run = subprocess.Popen(
+        [tool("authsome"), "run", "--", PY, "-c", show, str(go)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=here,
+        env=dict(os.environ, TMPDIR=str(own_tmp)),
+    )
+    try:
+        cwd = run.stdout.readline().strip()
+        url, run_dir = run.stdout.readline().split()
+        assert cwd == str(here) and os.path.dirname(run_dir) == str(own_tmp)
+        assert int(client.control(home, "status")["runs_ahead"]) == before + 1
+        assert spare in agent_children()  # the spare became this run's process
+        proxy = urlsplit(url)
+        status = connect_status(proxy.port, proxy.username, proxy.password)
+        assert status.startswith("HTTP/1.1 200")
+    finally:
+        go.touch()
+        _, err = run.communicate(timeout=30)
+    assert run.returncode == 0, err
+    assert list(own_tmp.iterdir()) == []
+
+
+def ended(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("stop", ["stop", "SIGTERM", "SIGKILL"])
+def test_the_process_made_ahead_ends_with_the_agent(stop):
+    """It waits on its connection to the agent: however the agent ends, it ends."""
+    import signal
+    import tempfile
+
+    from authsome.agent import client
+
+    home = tempfile.mkdtemp(prefix="sp", dir="/tmp")  # AF_UNIX paths are short
+    env = dict(os.environ, AUTHSOME_HOME=home, AUTHSOME_AGENT="1")
+    agent = subprocess.Popen([PY, "-m", "authsome.agent"], env=env)
+    try:
+        spare = wait_for_spare(home)
+        assert children_of(agent.pid) == [spare]
+        if stop == "stop":
+            client.control(home, "stop")
+        else:
+            agent.send_signal(getattr(signal, stop))
+        agent.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while not ended(spare):
+            assert time.monotonic() < deadline, "the spare outlived the agent"
+            time.sleep(0.02)
+    finally:
+        agent.kill()
+        agent.wait()
+        subprocess.run(["rm", "-rf", home])

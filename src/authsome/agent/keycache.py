@@ -19,6 +19,11 @@ import time
 
 _SALT = os.urandom(32)  # cache keys are HMACs: no passphrase or env key is kept as such
 _cache: dict[bytes, tuple[bytes, float]] = {}
+_generation = 0  # counts additions: a process forked earlier lacks what came since
+
+
+def generation() -> int:
+    return _generation
 
 
 def _identity(source) -> bytes | None:
@@ -48,7 +53,9 @@ def cache_key(vault, header: dict) -> bytes | None:
 
 
 def clear() -> None:
+    global _generation
     _cache.clear()
+    _generation += 1
 
 
 def install(ttl: float) -> None:
@@ -56,6 +63,7 @@ def install(ttl: float) -> None:
     from authsome.vault import vault
 
     def cached_unwrap(v, header: dict, unwrap) -> bytes:
+        global _generation
         key = cache_key(v, header)
         now = time.monotonic()
         if key is not None:
@@ -67,6 +75,7 @@ def install(ttl: float) -> None:
             for stale in [k for k, (_, until) in _cache.items() if until <= now]:
                 del _cache[stale]
             _cache[key] = (data_key, now + ttl)
+            _generation += 1
         return data_key
 
     vault.use_unwrap_cache(cached_unwrap)

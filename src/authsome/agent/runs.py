@@ -14,6 +14,13 @@ One process per run, forked from a non-dumpable agent (so non-dumpable too): the
 CA key, proxy password, routes and tokens never leave it, no other run shares it, and
 it ends with the run, or when the client's connection drops (the client was killed).
 
+The agent forks that process ahead (`Spare`), while it is idle: the spare makes the
+run's CA keys and goes once through what every run does first (argparse, the CA code),
+so that the fork and its first copy-on-write faults (~7 ms together) are not paid by
+the run. The agent hands the next run's connection to it (SCM_RIGHTS), then the
+request; a spare that is gone, or older than a data key the agent unwrapped since, is
+dropped and the run forked as before.
+
 Messages on the connection (agent.wire frames), after the request and its ACCEPTED:
   agent -> client  [b"local"]                       run it in-process (--sandbox)
                    [b"exit", code, output]           done before any child (an error)
@@ -26,9 +33,10 @@ Messages on the connection (agent.wire frames), after the request and its ACCEPT
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
-from authsome.agent import wire
+from authsome.agent import keycache, wire
 
 
 class Handoff:
@@ -94,11 +102,26 @@ def warm() -> None:
     to leave everything loaded so far alone, so that a fork's collections do not touch
     (and copy) the pages it shares with the agent."""
     import gc
+    import tempfile
 
     from authsome.proxy.ca import CertAuthority
 
     CertAuthority(["warm-up.invalid"]).cert_pem  # noqa: B018 -- minting is the point
+    tempfile.gettempdir()  # found for the agent's own TMPDIR (see `_temp_dir_for`)
     gc.freeze()
+
+
+TEMP_VARS = (b"TMPDIR", b"TEMP", b"TMP")
+
+
+def _temp_dir_for(env: dict[bytes, bytes]) -> None:
+    """The run's directory goes where the client's environment says: the directory the
+    agent found (finding one writes a probe file, ~1 ms) when the variables that choose
+    it are the agent's own, else tempfile looks again under the client's."""
+    import tempfile
+
+    if any(env.get(name) != os.environb.get(name) for name in TEMP_VARS):
+        tempfile.tempdir = None
 
 
 def serve(conn, req, close: list[int]) -> None:
@@ -108,9 +131,7 @@ def serve(conn, req, close: list[int]) -> None:
         for fd in close:
             os.close(fd)
         conn.settimeout(None)
-        import tempfile
-
-        tempfile.tempdir = None  # the run's directory goes in the client's TMPDIR
+        _temp_dir_for(req.env)
         from authsome.agent.server import run
         from authsome.proxy import runner
 
@@ -122,3 +143,71 @@ def serve(conn, req, close: list[int]) -> None:
         pass
     finally:
         os._exit(0)
+
+
+class Spare:
+    """A run's process forked ahead and prepared, waiting for the agent's next run."""
+
+    def __init__(self, close: list[int]) -> None:
+        self.generation = keycache.generation()  # the data keys it has
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _wait_for_run(theirs, close)  # never returns
+        theirs.close()
+        self.pid, self.sock = pid, ours
+
+    def fresh(self) -> bool:
+        return self.generation == keycache.generation()
+
+    def hand(self, conn: socket.socket, fields: list[bytes]) -> bool:
+        """Give it the run on `conn` (`fields`: the request); False if it cannot take
+        it (it is gone): then it has not started anything, and the caller forks."""
+        try:
+            socket.send_fds(self.sock, [b"R"], [conn.fileno()])
+            self.sock.sendall(wire.frame(fields))
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.close()
+
+    def discard(self) -> None:
+        self.sock.close()  # it reads the end of its connection and exits
+
+
+def prepare() -> None:
+    """In a spare: what each run does first and needs nothing of the run for. The CA
+    minted here is thrown away; it is for the pages its code touches (a fork's first
+    touch of each costs a copy), as is the parse. The keys made ahead are the run's;
+    so are the parser (kept by build_parser) and the system's roots."""
+    from authsome.cli.main import build_parser
+    from authsome.proxy import ca, runner
+
+    ca.CertAuthority(["warm-up.invalid"]).cert_pem  # noqa: B018 -- minting is the point
+    ca.make_keys_ahead()
+    build_parser(["run"]).parse_args(["run", "--", "true"])
+    roots = runner.system_roots_file()
+    if roots is not None:
+        runner.read_ca_file(roots)  # kept while the file stays as it is
+
+
+def _wait_for_run(sock: socket.socket, close: list[int]) -> None:
+    """The spare's life: prepare, wait for the run (or the agent's end), serve it."""
+    try:
+        for fd in close:
+            os.close(fd)
+        prepare()
+        _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+        if not fds:
+            os._exit(0)  # the agent closed our connection: it stops, or we are stale
+        conn = socket.socket(fileno=fds[0])
+        from authsome.agent.server import Request
+
+        req = Request(wire.read_frame(sock.recv))
+        sock.close()
+        os.chdir(req.cwd)
+    except BaseException:
+        os._exit(0)  # the client, told nothing, runs it itself
+    serve(conn, req, [])

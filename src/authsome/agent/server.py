@@ -29,6 +29,7 @@ DEFAULT_TIMEOUT = 600.0
 IO_TIMEOUT = 2.0  # reading a request; a client that stalls is dropped
 SEND_TIMEOUT = 10.0
 CHECK_EVERY = 30.0  # how often an idle agent checks that its socket still exists
+SPARE_AFTER = 0.01  # idle this long, the agent forks the next run's process ahead
 # entry name -> the module whose main(argv) runs it; "run" in a process of its own (runs)
 MAINS = {**MODULES, "run": "authsome.cli.main"}
 WARM = (
@@ -56,6 +57,7 @@ WARM = (
     "authsome.proxy.server",
     "authsome.proxy.upstream",
     "authsome.proxy.header_cache",
+    "authsome.proxy.stepup",
     "authsome.oauth.tls",
     "authsome.procguard",
     "authsome.vault.backends",
@@ -205,6 +207,8 @@ class Agent:
         self.fingerprint = client.fingerprint()
         self.watch: CodeWatch | None = None
         self.runs: set[int] = set()  # the processes of runs in progress (fork_run)
+        self.spare = None  # runs.Spare: the next run's process, forked ahead
+        self.runs_ahead = 0  # runs served by a spare
         self.own_fds: list[int] = []  # listener and lock: not for a run's process
 
     def control(self, conn: socket.socket, command: bytes) -> bool:
@@ -213,6 +217,8 @@ class Agent:
             b"pid=%d" % os.getpid(),
             b"uptime=%d" % int(time.time() - self.started),
             b"served=%d" % self.served,
+            b"runs_ahead=%d" % self.runs_ahead,
+            b"spare=%d" % (self.spare.pid if self.spare is not None else 0),
             b"timeout=%d" % int(self.timeout),
             b"socket=" + os.fsencode(self.path),
         ]
@@ -249,7 +255,7 @@ class Agent:
             os.chdir("/")
             return False  # the client gave up waiting: do not run it behind its back
         if req.entry == "run":
-            self.fork_run(conn, req)
+            self.fork_run(conn, req, fields)
             return False
         code, chunks = run(req)
         self.served += 1
@@ -261,16 +267,34 @@ class Agent:
             pass
         return False
 
-    def fork_run(self, conn: socket.socket, req: Request) -> None:
-        """`authsome run` in a process of its own, forked with every import warm."""
+    def fork_run(self, conn: socket.socket, req: Request, fields: list[bytes]) -> None:
+        """`authsome run` in a process of its own: the spare, else one forked now."""
+        spare, self.spare = self.spare, None
+        self.served += 1
+        if spare is not None:
+            if spare.fresh() and spare.pid in self.runs and spare.hand(conn, fields):
+                self.runs_ahead += 1
+                os.chdir("/")  # the spare goes to the client's directory itself
+                return
+            spare.discard()
         pid = os.fork()
         if pid == 0:
             from authsome.agent import runs
 
             runs.serve(conn, req, self.own_fds)  # never returns
         self.runs.add(pid)
-        self.served += 1
         os.chdir("/")
+
+    def want_spare(self) -> bool:
+        return self.spare is None or not self.spare.fresh() or self.spare.pid not in self.runs
+
+    def make_spare(self) -> None:
+        from authsome.agent import runs
+
+        if self.spare is not None:
+            self.spare.discard()
+        self.spare = runs.Spare(self.own_fds)
+        self.runs.add(self.spare.pid)  # reaped like a run when it ends
 
     def reap(self) -> None:
         """Collect the runs that ended (each is our child)."""
@@ -328,11 +352,14 @@ class Agent:
                 remaining = last + self.timeout - time.monotonic()
                 if remaining <= 0 or not self.socket_is_ours(ino):
                     return 0
-                listener.settimeout(min(remaining, CHECK_EVERY))
+                spare = self.want_spare()
+                listener.settimeout(min(remaining, SPARE_AFTER if spare else CHECK_EVERY))
                 try:
                     conn, _ = listener.accept()
                 except TimeoutError:
                     self.reap()
+                    if spare and self.want_spare():
+                        self.make_spare()
                     continue
                 with conn:
                     try:
@@ -347,6 +374,8 @@ class Agent:
             if self.socket_is_ours(ino):
                 os.unlink(self.path)
             listener.close()
+            if self.spare is not None:
+                self.spare.discard()
             keycache.clear()
 
 

@@ -38,7 +38,8 @@ def run(args) -> int:
         return 0
     print(
         f"agent: running{disabled} (pid {info.get('pid')}, up {info.get('uptime')} s, "
-        f"{info.get('served')} runs served, idle timeout {info.get('timeout')} s)\n"
+        f"{info.get('served')} requests served, {info.get('runs_ahead', 0)} of them runs "
+        f"by a process made ahead; idle timeout {info.get('timeout')} s)\n"
         f"socket: {info.get('socket')}"
     )
     return 0

@@ -114,7 +114,8 @@ def parse_picks(values: list[str]) -> dict[str, str]:
 
 
 def plan_routes(only: list[str] | None, picks: dict[str, str]):
-    """(routes, env vars to set to the placeholder, warnings) for the chosen connections.
+    """(routes, env vars to set to the placeholder, warnings, the vault records read by
+    (provider, connection)) for the chosen connections.
 
     Read from the raw definitions and the vault directly: the full credentials service
     (attrs, cattrs, the OAuth code) loads on the proxy's thread at the first request.
@@ -154,19 +155,17 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
         var = definition_secret_env_var(data)
         if var:
             managed.append(var)
-    return routes, managed, warnings
+    return routes, managed, warnings, records
 
 
-def check_logins(routes) -> None:
+def check_logins(routes, records: dict) -> None:
     """SPEC §6.9: a selected connection that needs a new login stops the run (exit 5,
     naming the login command) before CMD starts. Only a token that is not usable as it is
-    costs more than reading the vault: the service refreshes it, or says to log in."""
-    from authsome.fastpath import stored_connections
+    costs more than the vault records already read (`records`): the service refreshes
+    it, or says to log in."""
     from authsome.records import usable
 
     pairs = sorted({(r.provider, r.connection) for r in routes})
-    providers = {p for p, _ in pairs}
-    records = {(p, c): r for p, c, r in stored_connections(providers=providers)}
     stale = [pair for pair in pairs if not usable(records.get(pair) or {}, 60)]
     if stale:
         from authsome.credentials import CredentialService
@@ -210,11 +209,11 @@ def run(args) -> int:
     from authsome.proxy.header_cache import ServiceHeaders
     from authsome.proxy.routes import RouteTable
 
-    routes, managed, warnings = plan_routes(only, picks)
+    routes, managed, warnings, records = plan_routes(only, picks)
     for warning in warnings:
         print(f"authsome run: {warning}", file=sys.stderr)
     if not args.lazy:
-        check_logins(routes)
+        check_logins(routes, records)
 
     # Audit lines are written off the proxy threads (a shared vault logs over the network),
     # in order and in batches, and all of them before we exit.

@@ -51,13 +51,26 @@ exit codes (authsome and authsome-helper):
 """
 
 
+_built: dict[tuple[str, ...] | None, object] = {}
+
+
 def build_parser(load: list[str] | None = None):
     """The argparse tree; imported here so the hook worker's dispatch skips argparse.
 
     `load` names the commands whose modules are imported and registered in full (None:
     all of them). With none to load (`--help`, an unknown command), every command is
     listed by its summary alone, which is all the listing and the error need.
+
+    Built once per process and `load`: parsing leaves a parser as it was, and help is
+    laid out when printed. The warm agent and its run processes parse many times.
     """
+    key = None if load is None else tuple(load)
+    if key not in _built:
+        _built[key] = _build_parser(load)
+    return _built[key]
+
+
+def _build_parser(load: list[str] | None):
     import argparse
     import importlib
 

@@ -91,14 +91,29 @@ def name_permitted(names: list[str], host: str) -> bool:
     return False
 
 
+# Keys made ahead by a process that will serve exactly one run (the agent's spare run
+# process): its first CertAuthority takes them, no other ever sees them.
+_ahead: list[tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePrivateKey]] = []
+
+
+def make_keys_ahead() -> None:
+    """Make the next CertAuthority's two keys now, before its names are known."""
+    _ahead.append(
+        (ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1()))
+    )
+
+
 class CertAuthority:
     """One run's CA. `context_for(host)` gives a cached server SSLContext with a leaf."""
 
     def __init__(self, names: list[str]):
         self.names = list(names)
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        # One key for every leaf of this run: a leaf key protects nothing the CA key doesn't.
-        self._leaf_key = ec.generate_private_key(ec.SECP256R1())
+        if _ahead:
+            self._key, self._leaf_key = _ahead.pop()
+        else:
+            self._key = ec.generate_private_key(ec.SECP256R1())
+            # One key for every leaf of this run: a leaf key protects nothing the CA key doesn't.
+            self._leaf_key = ec.generate_private_key(ec.SECP256R1())
         self._leaf_key_pem = self._leaf_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from authsome.errors import UsageError
+from authsome.procguard import set_dumpable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -30,7 +31,6 @@ CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 << 14, 1 << 18
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 IFREQ = "16sh22x"  # struct ifreq: the name, then ifr_flags in the union (40 bytes)
-PR_SET_DUMPABLE = 4
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219}.get(os.uname().machine)
 KEYCTL_JOIN_SESSION_KEYRING = 1
 
@@ -77,14 +77,14 @@ def enter_namespaces(uid: int, gid: int, cover: Sequence[str] = ()) -> None:
     c = libc()
     # /proc/self/uid_map belongs to root while we are non-dumpable (`run` is): a moment
     # of dumpability in this forked copy, which execs bwrap right after.
-    c.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    set_dumpable(True)
     try:
         _check(c.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS), "user namespace")
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
     finally:
-        c.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        set_dumpable(False)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         flags = struct.unpack(IFREQ, fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack(IFREQ, b"lo", 0)))[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))

@@ -52,34 +52,76 @@ SYSTEM_BUNDLES = (
 )
 
 
-def system_roots() -> bytes:
-    """The PEM roots the system's OpenSSL trusts (empty if it keeps only a hashed dir)."""
+def system_roots_file() -> str | None:
+    """The PEM bundle the system's OpenSSL trusts (None if it keeps only a hashed dir)."""
     paths = ssl.get_default_verify_paths()
     for path in (paths.openssl_cafile, paths.cafile, *SYSTEM_BUNDLES):
         if path and os.path.isfile(path):
-            with open(path, "rb") as f:
-                return f.read()
-    return b""
+            return path
+    return None
+
+
+_read: dict[str, tuple[tuple[int, int, int], bytes]] = {}
+
+
+def read_ca_file(path: str) -> bytes:
+    """A CA file's bytes; the system's (~200 KB) is kept while its inode, size and mtime
+    stay (the agent's spare run process reads it ahead of its run)."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        kept = _read.get(path)
+        if kept is not None and kept[0] == seen:
+            return kept[1]
+        data = f.read()
+    if path == system_roots_file():
+        _read[path] = (seen, data)
+    return data
 
 
 def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[str, str]:
-    """ca.pem and bundle.pem (system roots + the user's own CA files + our CA), 0600."""
-    parts = [system_roots()]
+    """ca.pem and bundle.pem (system roots + the user's own CA files + our CA), 0600.
+    A user's file that is the system bundle itself (SSL_CERT_FILE pointing at it, as
+    many images set) is not added twice."""
+    roots = system_roots_file()
+    files = [] if roots is None else [roots]
+    seen = {os.path.realpath(p) for p in files}
     for path in user_ca_files(env):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            files.append(path)
+    parts: list[bytes] = []
+    for path in files:
         try:
-            with open(path, "rb") as f:
-                parts.append(f.read())
+            data = read_ca_file(path)
         except OSError:
-            pass  # a stale variable the child would not have been able to use either
+            continue  # a stale variable the child would not have been able to use either
+        if data.strip():
+            parts += (data, b"" if data.endswith(b"\n") else b"\n")
     parts.append(ca_pem)
     out = []
-    for name, data in (("ca.pem", ca_pem), ("bundle.pem", b"\n".join(p.strip() for p in parts))):
+    for name, data in (("ca.pem", [ca_pem]), ("bundle.pem", parts)):
         path = os.path.join(directory, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.strip() + b"\n")
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
         out.append(path)
     return out[0], out[1]
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """All of `parts`, unjoined (the roots are ~200 KB: no copies of them)."""
+    view = [memoryview(p) for p in parts if p]
+    while view:
+        n = os.writev(fd, view)
+        while view and n >= len(view[0]):
+            n -= len(view[0])
+            view.pop(0)
+        if n:
+            view[0] = view[0][n:]
 
 
 class ProxyThread:
@@ -145,8 +187,10 @@ class ProxyThread:
             except OSError:
                 pass
             sock.close()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        if server is not None and self._thread.is_alive():
+            self._thread.join(5)  # it served: its last requests are done (and audited)
+        # Not serving yet (still building its server, as when a quick child is done):
+        # it sees `_stopping` and returns without serving; nothing to wait for.
 
 
 class SandboxOptions(NamedTuple):
