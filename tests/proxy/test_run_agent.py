@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -288,4 +289,52 @@ def test_the_process_made_ahead_ends_with_the_agent(stop):
     finally:
         agent.kill()
         agent.wait()
+        subprocess.run(["rm", "-rf", home])
+
+
+def test_runs_through_the_agent_ask_the_keyring_once():
+    """A run's process is a fork: a data key it unwraps dies with it. The agent unwraps
+    the key itself for the first run, so later runs are served from its cache: with the
+    keyring item gone (as after it is locked), a run through the agent still opens the
+    vault, one without the agent cannot (the documented trade-off of the agent)."""
+    import tempfile
+
+    import keyring
+
+    from authsome.agent import client
+    from authsome.vault.keys import KEYRING_SERVICE, keyring_username
+    from support.providers import BENCH, write_definition
+
+    home = tempfile.mkdtemp(prefix="kr", dir="/tmp")  # AF_UNIX paths are short
+    env = dict(os.environ, AUTHSOME_HOME=home, AUTHSOME_AGENT="1")
+    for name in ("AUTHSOME_MASTER_KEY", "AUTHSOME_PASSPHRASE", "AUTHSOME_VAULT_URL"):
+        env.pop(name, None)  # the key is in the keyring
+    write_definition(Path(home), BENCH)
+    token = b'{"access_token": "tok-bench", "expires_in": 86400}'
+    stored = subprocess.run(
+        [tool("authsome-helper"), "store", "bench"],
+        input=token,
+        capture_output=True,
+        env=dict(env, AUTHSOME_AGENT="0"),
+    )
+    assert stored.returncode == 0, stored.stderr
+    check = ["--", "sh", "-c", 'test "$BENCH_TOKEN" = authsome-proxy-managed']
+    try:
+        subprocess.run([tool("authsome-helper"), "version"], env=env, capture_output=True)
+        wait_for_spare(home)
+        first = authsome_run(*check, env=env)
+        assert first.returncode == 0, first.stderr
+        keyring.delete_password(KEYRING_SERVICE, keyring_username(home))
+        served = int(client.control(home, "status")["served"])
+        again = authsome_run(*check, env=env)
+        assert again.returncode == 0, again.stderr
+        assert int(client.control(home, "status")["served"]) == served + 1
+        alone = authsome_run(*check, env=dict(env, AUTHSOME_AGENT="0"))
+        assert alone.returncode == 6 and "vault" in alone.stderr, alone.stderr
+    finally:
+        client.control(home, "stop")
+        try:
+            keyring.delete_password(KEYRING_SERVICE, keyring_username(home))
+        except keyring.errors.PasswordDeleteError:
+            pass
         subprocess.run(["rm", "-rf", home])

@@ -26,6 +26,10 @@ def generation() -> int:
     return _generation
 
 
+def empty() -> bool:
+    return not _cache
+
+
 def _identity(source) -> bytes | None:
     """What selects the key material of `source`, or None when it is not cached."""
     from authsome.vault import keys

@@ -134,6 +134,24 @@ def _exit_status(status: object) -> int:
     return 1
 
 
+def prime_data_key(req: Request) -> None:
+    """Unwrap the vault's data key here, in the run's environment, so that the cache has
+    it: a run's process is a fork of this one, and what it unwraps dies with it (each
+    run would ask the keyring again). Any failure is the run's own to report."""
+    saved = dict(os.environb)
+    try:
+        os.environb.clear()
+        os.environb.update(req.env)
+        from authsome.vault.vault import Vault
+
+        Vault().data_key()
+    except Exception:  # noqa: S110 -- the run's process meets it again and says why
+        pass
+    finally:
+        os.environb.clear()
+        os.environb.update(saved)
+
+
 def run(req: Request, chunks: list[bytes] | None = None) -> tuple[int, list[bytes]]:
     """Run the request's entry point as its own process would; (exit code, output chunks)."""
     import importlib
@@ -269,6 +287,8 @@ class Agent:
 
     def fork_run(self, conn: socket.socket, req: Request, fields: list[bytes]) -> None:
         """`authsome run` in a process of its own: the spare, else one forked now."""
+        if keycache.empty():
+            prime_data_key(req)  # a new key makes the spare stale: this run is forked
         spare, self.spare = self.spare, None
         self.served += 1
         if spare is not None:
