@@ -228,6 +228,10 @@ def test_a_run_is_served_by_the_process_made_ahead_in_the_clients_place(run_mode
     here, own_tmp, go = tmp_path / "here", tmp_path / "tmp", tmp_path / "go"
     here.mkdir()
     own_tmp.mkdir(mode=0o700)
+    first = authsome_run(
+        "--", "true"
+    )  # the agent learns the data key: spares made from now on have it
+    assert first.returncode == 0, first.stderr
     spare = wait_for_spare(home)
     before = int(client.control(home, "status")["runs_ahead"])
     show = "import os; print(os.getcwd(), flush=True); " + WAIT.split("\n", 1)[1]
