@@ -23,6 +23,7 @@ import time
 
 from authsome import paths
 from authsome.agent import client, keycache, wire
+from authsome.agent.codewatch import CodeWatch
 from authsome.entrypoints import MODULES
 
 DEFAULT_TIMEOUT = 600.0
@@ -187,33 +188,6 @@ def run(req: Request, chunks: list[bytes] | None = None) -> tuple[int, list[byte
         os.environb.clear()
         os.environb.update(env)
         os.chdir("/")
-
-
-# -- the code this agent runs must be the code on disk ------------------------------------
-class CodeWatch:
-    def __init__(self) -> None:
-        import authsome
-
-        self.root = os.path.dirname(os.path.abspath(authsome.__file__)) + os.sep
-        self.files: dict[str, tuple[int, int]] = {}
-        self.note_new()
-
-    def note_new(self) -> None:
-        for module in list(sys.modules.values()):
-            path = getattr(module, "__file__", None)
-            if path and path.startswith(self.root) and path not in self.files:
-                self.files[path] = self._stat(path)
-
-    @staticmethod
-    def _stat(path: str) -> tuple[int, int]:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return (-1, -1)
-        return (st.st_mtime_ns, st.st_size)
-
-    def changed(self) -> bool:
-        return any(self._stat(path) != seen for path, seen in self.files.items())
 
 
 class Agent:
