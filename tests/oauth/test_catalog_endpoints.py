@@ -1,7 +1,8 @@
 """Bundled definitions whose token or revocation requests have their own shape, run
 against the real test authorization server: HubSpot's 2026-03 endpoints (form body,
 client credentials in the body, revoke with token and token_type_hint) and Todoist's
-RFC 7009 revocation, which wants HTTP Basic where its token endpoint takes the form."""
+RFC 7009 revocation, which wants HTTP Basic where its token endpoint takes the form, and
+Figma's refresh endpoint apart from its token endpoint."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def connect_bundled(home, srv: AuthServer, name: str, expired: bool, **client) -
         token_url=srv.token_url,
         revocation_url=srv.revocation_url,
     )
+    if definition["oauth"].get("refresh_url"):
+        definition["oauth"]["refresh_url"] = srv.refresh_url
     write_definition(home, definition)
     srv.register_client("cc", SECRET, redirect_uris=["http://127.0.0.1/cb"], **client)
     service = CredentialService()
@@ -105,3 +108,23 @@ def test_notion_token_and_revoke_requests_are_json_with_http_basic(home, run):
         assert sent[0]["form"]["grant_type"] == "refresh_token"
         assert not srv.is_active(json.loads(got.stdout)["access_token"])
         assert_no_leak([got.stderr, out.stdout, out.stderr], home, secrets_seen(srv))
+
+
+def test_figma_refreshes_at_its_own_refresh_endpoint(home, run):
+    oauth = bundled("figma")["oauth"]
+    # Figma's OpenAPI spec: tokenUrl .../v1/oauth/token, refreshUrl .../v1/oauth/refresh
+    assert oauth["token_url"] == "https://api.figma.com/v1/oauth/token"
+    assert oauth["refresh_url"] == "https://api.figma.com/v1/oauth/refresh"
+    with AuthServer(quirks={"refresh_elsewhere"}) as srv:
+        connect_bundled(
+            home, srv, "figma", expired=True, token_endpoint_auth_method="client_secret_basic"
+        )
+        got = run("authsome-helper", "get", "figma")
+        assert got.returncode == 0, got.stdout + got.stderr
+        sent = [r for r in srv.requests if r["endpoint"] in ("token", "refresh")]
+        assert [(r["endpoint"], r["grant_type"], r["status"]) for r in sent] == [
+            ("refresh", "refresh_token", 200)
+        ]
+        assert sent[0]["auth_method"] == "basic"
+        assert srv.is_active(json.loads(got.stdout)["access_token"])
+        assert_no_leak([got.stderr], home, secrets_seen(srv))

@@ -59,6 +59,25 @@ def test_refresh_with_rotation(home, server, run):
     assert_no_leak([res.stderr, res2.stderr], home, secrets_seen(server))
 
 
+@pytest.mark.parametrize("own_endpoint", [True, False], ids=["refresh_url", "token_url"])
+def test_refresh_goes_to_refresh_url_else_token_url(home, run, own_endpoint):
+    """With `oauth.refresh_url` (Figma) every refresh, the helper's and `authsome get`'s,
+    goes there and never to token_url (which here refuses refresh grants); without it,
+    refreshes go to token_url as RFC 6749 §6 has it."""
+    with AuthServer(quirks={"refresh_elsewhere"} if own_endpoint else set()) as srv:
+        connect(home, srv, **({"refresh_url": srv.refresh_url} if own_endpoint else {}))
+        got = run("authsome-helper", "get", "rf")
+        assert got.returncode == 0, got.stdout + got.stderr
+        CredentialService().mark_rejected("rf")  # the next get refreshes first
+        again = run("authsome", "get", "rf", "--field", "access_token")
+        assert again.returncode == 0, again.stderr
+        assert srv.is_active(again.stdout.strip())
+        where = "refresh" if own_endpoint else "token"
+        sent = [(r["endpoint"], r["grant_type"], r["status"]) for r in srv.requests]
+        assert sent == [(where, "refresh_token", 200)] * 2
+        assert_no_leak([got.stderr, again.stderr], home, secrets_seen(srv))
+
+
 def test_invalid_grant_means_log_in_again(home, server, run):
     minted = connect(home, server)
     # the user revoked the app at the provider: the refresh token is dead

@@ -34,6 +34,7 @@ OAUTH_KEYS = {
 }
 # Optional in a file (default " "); set only where the provider's docs want commas.
 OPTIONAL_OAUTH_KEYS = {
+    "refresh_url",
     "scope_separator",
     "header_name",
     "header_prefix",
@@ -146,8 +147,8 @@ def test_definition_shape(name: str) -> None:
         oauth = defn["oauth"]
         assert OAUTH_KEYS <= set(oauth) <= OAUTH_KEYS | OPTIONAL_OAUTH_KEYS
         assert oauth.get("scope_separator", " ") in {" ", ","}
-        for field in URL_FIELDS:
-            if oauth[field] is not None:
+        for field in [*URL_FIELDS, "refresh_url"]:
+            if oauth.get(field) is not None:
                 assert _is_https(oauth[field]), (field, oauth[field])
         assert oauth["client_auth"] in {"body", "basic"}
         assert isinstance(oauth["scopes"], list)

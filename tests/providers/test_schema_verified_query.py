@@ -1,6 +1,6 @@
-"""`verified`, `api_key.query_param`, `oauth.revocation_client_auth` and `oauth.request_body`
-in the schema: values kept, shown by inspect, and a malformed one reported with its file and
-field."""
+"""`verified`, `api_key.query_param`, `oauth.revocation_client_auth`, `oauth.request_body`
+and `oauth.refresh_url` in the schema: values kept, shown by inspect, and a malformed one
+reported with its file and field."""
 
 from __future__ import annotations
 
@@ -97,3 +97,17 @@ def test_request_body_defaults_to_form_and_is_checked():
     with pytest.raises(ProviderError) as exc:
         parse_definition(bad)
     assert exc.value.field == "oauth.request_body"
+
+
+def test_refresh_url_is_optional_checked_and_printed_by_inspect(home, run):
+    base = oauth_definition("rf")
+    assert parse_definition(base).oauth.refresh_url is None  # refreshes go to token_url
+    own = oauth_definition("rf", oauth={**base["oauth"], "refresh_url": "https://a.test/refresh"})
+    assert parse_definition(own).oauth.refresh_url == "https://a.test/refresh"
+    bad = oauth_definition("rf", oauth={**base["oauth"], "refresh_url": "http://a.test/refresh"})
+    with pytest.raises(ProviderError) as exc:
+        parse_definition(bad)
+    assert exc.value.field == "oauth.refresh_url"
+    shown = json.loads(run("authsome", "inspect", "figma").stdout)["oauth"]
+    assert shown["refresh_url"] == "https://api.figma.com/v1/oauth/refresh"
+    assert shown["token_url"] == "https://api.figma.com/v1/oauth/token"

@@ -113,6 +113,12 @@ class AuthServer:
         return self.base_url + "/token"
 
     @property
+    def refresh_url(self) -> str:
+        """A second token endpoint that takes only refresh_token grants (Figma's
+        /v1/oauth/refresh); with the `refresh_elsewhere` quirk /token refuses them."""
+        return self.base_url + "/refresh"
+
+    @property
     def revocation_url(self) -> str:
         return self.base_url + "/revoke"
 
@@ -339,18 +345,22 @@ class AuthServer:
         srv = self._backend.server
         if path == "/authorize" and method == "GET":
             return self._authorize(req)
-        if path == "/token" and method == "POST":
+        if path in ("/token", "/refresh") and method == "POST":
+            name = path[1:]
             grant = req.form.get("grant_type") or ""
             short = "device_code" if grant == DEVICE_CODE_GRANT_TYPE else grant
             self.counts["token"] += 1
             self.counts[f"token:{short}"] += 1
-            wrong = self._wrong_resource(req.form)
-            if wrong:
-                self._record("token", req, status=400, error="invalid_target")
-                body = {"error": "invalid_target", "error_description": wrong}
+            refused = self._wrong_endpoint(name, grant)
+            if refused is None and (reason := self._wrong_resource(req.form)):
+                refused = ("invalid_target", reason)
+            if refused:
+                error, reason = refused
+                self._record(name, req, status=400, error=error)
+                body = {"error": error, "error_description": reason}
                 return 400, json.dumps(body).encode(), "application/json", []
             status, body, headers = srv.create_token_response(req)
-            self._record("token", req, status=status, error=body.get("error"))
+            self._record(name, req, status=status, error=body.get("error"))
             status, data, ctype = shape_token_response(self.quirks, status, body)
             return status, data, ctype, _extra(headers)
         routes = {
@@ -379,6 +389,15 @@ class AuthServer:
         if path == "/api/me":
             return self._api(req)
         return 404, b'{"error": "not_found"}', "application/json", []
+
+    def _wrong_endpoint(self, name: str, grant: str) -> tuple[str, str] | None:
+        """/refresh takes refresh_token grants only; /token refuses them under the
+        `refresh_elsewhere` quirk (a provider with its own refresh endpoint)."""
+        if name == "refresh" and grant != "refresh_token":
+            return "unsupported_grant_type", "this endpoint takes refresh_token grants only"
+        if name == "token" and grant == "refresh_token" and "refresh_elsewhere" in self.quirks:
+            return "unsupported_grant_type", "refresh tokens are refreshed at /refresh"
+        return None
 
     def _wrong_resource(self, form: dict[str, str]) -> str | None:
         """RFC 8707 §2.2: a token request's `resource` must be the one its grant was for."""

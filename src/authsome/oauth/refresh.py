@@ -29,7 +29,7 @@ def refresh(
     and `scopes` (the connection's current ones) when the response does not name any."""
     cfg = effective_oauth(provider, client)
     return token_request(
-        cfg.token_url,
+        cfg.refresh_url or cfg.token_url,
         cfg.client_auth,
         client,
         {"grant_type": "refresh_token", "refresh_token": refresh_token, **resource_param(cfg)},

@@ -24,6 +24,9 @@ REQUEST_BODIES = ("form", "json")
 class OAuthConfig:
     authorization_url: str | None = None
     token_url: str | None = None
+    # Where refresh_token grants go when the provider has its own endpoint for them
+    # (Figma: /v1/oauth/refresh); null means token_url, as RFC 6749 §6 has it.
+    refresh_url: str | None = None
     revocation_url: str | None = None
     device_authorization_url: str | None = None
     registration_url: str | None = None

@@ -20,6 +20,7 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ENDPOINTS = (
     "authorization_url",
     "token_url",
+    "refresh_url",
     "revocation_url",
     "device_authorization_url",
     "registration_url",
