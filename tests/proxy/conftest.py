@@ -87,8 +87,8 @@ def mode(request) -> list[str]:
 def run_mode(request, vault, monkeypatch):
     """`authsome run` both ways: in-process (AUTHSOME_AGENT=0), and through the warm
     agent, whose fork holds the run's proxy while this client starts the child
-    (authsome.agent.runs); the agent must really have served the runs (a --sandbox run
-    it declines, and the client runs it in-process)."""
+    (authsome.agent.runs), with --sandbox too (the client starts bwrap and passes the
+    listeners back); the agent must really have served the runs."""
     if request.param == "in-process":
         yield request.param
         return

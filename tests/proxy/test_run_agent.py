@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,12 +20,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from proxy.conftest import API_HOST, authsome_run
+from proxy.conftest import API_HOST, authsome_run, resolve_args
 from support.cli import tool
 from support.local_services import children_of
 
 PY = sys.executable
 AGENT = pytest.mark.parametrize("run_mode", ["agent"], indirect=True)
+SANDBOX = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
+    reason="--sandbox needs Linux and bubblewrap (.ci/run installs it)",
+)
 
 # The console script, and the modules it imported by the end (it leaves by os._exit
 # once the agent's run is over: that is where the report goes).
@@ -136,18 +142,25 @@ def test_concurrent_runs_each_have_their_own_proxy_process_ca_and_credential(run
 
 
 @AGENT
-def test_a_killed_client_ends_its_runs_process(run_mode, tmp_path):
+@pytest.mark.parametrize("opts", [[], ["--sandbox"]], ids=["plain", "sandbox"])
+def test_a_killed_client_ends_its_runs_process(run_mode, tmp_path, opts):
+    if opts and shutil.which("bwrap") is None:
+        pytest.skip("--sandbox needs bubblewrap (.ci/run installs it)")
     go = tmp_path / "go"  # the orphaned child's own way out, whatever happens
     run = subprocess.Popen(
-        [tool("authsome"), "run", "--", PY, "-c", WAIT, str(go)],
+        [tool("authsome"), "run", *opts, "--", PY, "-c", WAIT, str(go)],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         tmpdir = run.stdout.readline().split()[1]
+        run.stdout.readline()  # the CA: all the child says
         assert len(agent_children()) == 1
         run.kill()
         run.wait(timeout=30)
+        if opts:  # bwrap dies with its parent, and the sandboxed child with it
+            assert select.select([run.stdout], [], [], 10)[0], "the sandboxed child lives on"
+            assert os.read(run.stdout.fileno(), 100) == b""  # no writer left
         deadline = time.monotonic() + 10
         while (agent_children() or os.path.exists(tmpdir)) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -171,15 +184,37 @@ def test_errors_before_the_child_are_the_same_as_in_process(run_mode):
         assert agent.returncode in (2, 4) and "Traceback" not in agent.stderr
 
 
+@SANDBOX
 @AGENT
-def test_a_sandboxed_run_is_left_to_the_client(run_mode):
-    """bwrap must be the client's own child: the agent declines, the client runs it."""
-    script = "echo inside=$AUTHSOME_RUN; test -r /proc/1/environ && echo own-pid-namespace"
-    here = authsome_run(
-        "--sandbox", "--", "sh", "-c", script, env=dict(os.environ, AUTHSOME_AGENT="0")
+def test_a_sandboxed_run_goes_through_the_agent_as_in_process(run_mode, upstream):
+    """The run's process plans the sandbox and holds its proxy; the client starts bwrap
+    (its own child) in a network namespace it makes, and passes the listeners back:
+    same output and exit code as in-process, without the client's heavy imports."""
+    from authsome.agent import client
+
+    home = os.environ["AUTHSOME_HOME"]
+    script = (
+        "set -f; echo inside=$AUTHSOME_RUN; test -r /proc/1/environ && echo own-pid-namespace; "
+        'ls -A "$AUTHSOME_HOME" | wc -l; grep -c : /proc/net/dev; '
+        "for how in '' '--noproxy *'; do "  # through HTTPS_PROXY, then the direct listener
+        "curl -sS $how -o /dev/null -w '%{http_code}\\n' https://$0:$1/echo; done; exit 3"
     )
-    agent = authsome_run("--sandbox", "--", "sh", "-c", script)
-    assert (agent.returncode, agent.stdout) == (here.returncode, here.stdout), agent.stderr
+    resolve = resolve_args(upstream.port, API_HOST)
+    args = [*resolve, "--sandbox", "--", "sh", "-c", script, API_HOST, str(upstream.port)]
+    here = authsome_run(*args, env=dict(os.environ, AUTHSOME_AGENT="0"))
+    wait_for_spare(home)
+    before = client.control(home, "status")
+    agent = subprocess.run(
+        [PY, "-c", SCRIPT, "run", *args], capture_output=True, text=True, timeout=60
+    )
+    after = client.control(home, "status")
+    said, modules = agent.stderr.rsplit("MODULES ", 1)
+    assert (agent.returncode, agent.stdout, said) == (here.returncode, here.stdout, here.stderr)
+    assert agent.returncode == 3, agent.stderr
+    assert agent.stdout == "inside=1\nown-pid-namespace\n0\n1\n200\n200\n"
+    assert int(after["runs_ahead"]) == int(before["runs_ahead"]) + 1  # the agent served it
+    assert "authsome.agent.runsandbox" in set(modules.split())
+    assert set(modules.split()) & {"cryptography", "authsome.proxy.runner", "argparse"} == set()
 
 
 @AGENT

@@ -47,8 +47,11 @@ RUN_ENV = frozenset(
 )  # fmt: skip
 RUN_ENV_PREFIXES = (b"AUTHSOME_", b"LC_", b"XDG_", b"PG", b"KEYRING_PROPERTY_")
 VAULT_KEY_ENV = (b"AUTHSOME_MASTER_KEY", b"AUTHSOME_PASSPHRASE")
-# `authsome run` also folds the user's own CA files into the child's trust bundle.
-RUN_CA_ENV = (b"REQUESTS_CA_BUNDLE", b"CURL_CA_BUNDLE")
+# `authsome run` also folds the user's own CA files into the child's trust bundle, and
+# plans `--sandbox` from what hides the user's sockets and keeps the ssh agent's, and
+# adds its Java trust store to the user's Java options.
+RUN_ONLY_ENV = (b"REQUESTS_CA_BUNDLE", b"CURL_CA_BUNDLE", b"JAVA_TOOL_OPTIONS")
+RUN_ONLY_ENV += (b"SSH_AUTH_SOCK", b"TMUX_TMPDIR", b"SCREENDIR", b"GNOME_KEYRING_CONTROL")
 
 
 def enabled() -> bool:
@@ -250,7 +253,9 @@ def run_env(entry: str, argv: list[str]) -> list[bytes]:
     return [
         k + b"=" + v
         for k, v in os.environb.items()
-        if (k in RUN_ENV or k.startswith(RUN_ENV_PREFIXES) or (entry == "run" and k in RUN_CA_ENV))
+        if (
+            k in RUN_ENV or k.startswith(RUN_ENV_PREFIXES) or (entry == "run" and k in RUN_ONLY_ENV)
+        )
         and (with_key or k not in VAULT_KEY_ENV)
     ]
 

@@ -4,8 +4,9 @@ The agent's fork plans the run, mints its CA and holds its proxy; this process o
 starts the child with the environment it is given, forwards signals to it and reports
 its status, so the child's exec comes after a few milliseconds of Python instead of
 ~100 (argparse, the vault, cryptography's x509, ssl, subprocess). Any doubt before the
-agent took the run (no agent, refused, --sandbox) returns None: the caller runs it
-in-process, as without an agent. Import-light: os, sys, _socket, _signal.
+agent took the run (no agent, refused) returns None: the caller runs it in-process, as
+without an agent. Import-light: os, sys, _socket, _signal; a sandboxed run adds what
+starting the sandbox takes (authsome.agent.runsandbox).
 """
 
 from __future__ import annotations
@@ -63,19 +64,25 @@ def _exchange(sock, argv: list[str], caught: list[int]) -> int | None:
     if reply[0] == b"exit":
         _write(reply[2])
         return int(reply[1])
-    if reply[0] != b"start":
-        return None  # b"local": a run only this process can hold (the sandbox)
+    if reply[0] not in (b"start", b"sandbox"):
+        return None  # nothing started: run it here
     _write(reply[1])
     command = [os.fsdecode(a) for a in wire.decode_fields(reply[2])]
     env = dict(os.environb)  # the agent saw only what a run reads: it sends changes
     for name in wire.decode_fields(reply[4]):
         env.pop(name, None)
     env.update(e.split(b"=", 1) for e in wire.decode_fields(reply[3]))
-    status = foreground.run_child(command, env, caught)
+    if reply[0] == b"sandbox":
+        from authsome.agent import runsandbox
+
+        status = runsandbox.run(sock, command, env, reply[5:], caught)
+    else:
+        status = foreground.run_child(command, env, caught)
     try:
-        sock.sendall(wire.frame([b"exited", str(status).encode()]))
+        if status is not None:
+            sock.sendall(wire.frame([b"exited", str(status).encode()]))
         final = wire.read_frame(sock.recv)  # the proxy stopped, the audit written
     except (OSError, ValueError):
-        return status  # the run's process died: the child's status is all there is
+        return 2 if status is None else status  # the run's process died
     _write(final[2])
     return int(final[1])

@@ -22,11 +22,16 @@ request; a spare that is gone, or older than a data key the agent unwrapped sinc
 dropped and the run forked as before.
 
 Messages on the connection (agent.wire frames), after the request and its ACCEPTED:
-  agent -> client  [b"local"]                       run it in-process (--sandbox)
-                   [b"exit", code, output]           done before any child (an error)
+  agent -> client  [b"exit", code, output]           done before any child (an error)
                    [b"start", output, argv, set, unset]  start this child now, its
                                                      environment ours changed so
-  client -> agent  [b"exited", status]               the child's exit status
+                   [b"sandbox", output, argv, set, unset, listeners, hidden_dirs]
+                                                     start bwrap (argv) in a network
+                                                     namespace of its own, the
+                                                     listeners bound there
+  client -> agent  [b"listening"] + the listeners' descriptors (SCM_RIGHTS), after
+                   b"sandbox"; or [b"unavailable", message]: no namespace, no child
+                   [b"exited", status]               the child's exit status
   agent -> client  [b"exit", code, output]           run's own exit code, last output
 """
 
@@ -53,47 +58,84 @@ class Handoff:
         self.chunks.clear()
         return said
 
+    def _env_changes(self, env: dict[str, str], unset: tuple[str, ...] = ()) -> list[bytes]:
+        """The child's environment as changes to the client's own (the client sent
+        only the variables a run reads, client.run_env): the set fields and the unset
+        ones, each encoded; `unset` names go whether we saw them or not."""
+        here = os.environb
+        changed = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+        gone = [k for k in here if k not in changed]
+        gone += [n for n in map(os.fsencode, unset) if n not in changed and n not in here]
+        env_fields = [k + b"=" + v for k, v in changed.items() if here.get(k) != v]
+        return [wire.encode_fields(env_fields), wire.encode_fields(gone)]
+
     def start(self, command: list[str], env: dict[str, str], then) -> int:
         """Hand the client the child to start, then call `then` (the proxy's start: its
         thread would compete for the GIL while we answer); the child's exit status
-        (137 if the client died).
-
-        The client sent only the variables a run reads (client.run_env): the child's
-        environment goes back as changes to the client's own, which the client applies.
-        """
+        (137 if the client died)."""
         argv = [os.fsencode(a) for a in command]
-        here = os.environb
-        changed = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
-        unset = [k for k in here if k not in changed]
-        env_fields = [k + b"=" + v for k, v in changed.items() if here.get(k) != v]
         try:
             try:
-                self.conn.sendall(
-                    wire.frame(
-                        [
-                            b"start",
-                            self._said(),
-                            wire.encode_fields(argv),
-                            wire.encode_fields(env_fields),
-                            wire.encode_fields(unset),
-                        ]
-                    )
-                )
+                fields = [b"start", self._said(), wire.encode_fields(argv)]
+                self.conn.sendall(wire.frame(fields + self._env_changes(env)))
             finally:
                 then()
-            reply = wire.read_frame(self.conn.recv)  # as long as the child runs
-            if reply[:1] == [b"exited"] and len(reply) == 2:
-                return int(reply[1])
+            return _exited(wire.read_frame(self.conn.recv))  # as long as the child runs
         except (OSError, ValueError):
-            pass
-        return 137  # the client is gone (killed): the run is over, stop the proxy
+            return 137  # the client is gone (killed): the run is over, stop the proxy
 
-    def decline(self) -> None:
-        """Leave this run to the client (it runs it in-process) and end this process."""
+    def sandbox(self, plan, proxy) -> int:
+        """Hand the client the planned sandbox (authsome.proxy.sandboxed.Plan): it
+        starts bwrap in a network namespace of its own and passes back the listeners
+        bound there, which `proxy` serves; the child's exit status as for `start`.
+        Raises SandboxUnavailable (the client could not make the namespace)."""
+        from authsome.proxy.netns import SandboxUnavailable
+        from authsome.proxy.sandbox import UNSET
+        from authsome.proxy.sandboxed import serve_on
+
+        argv = wire.encode_fields([os.fsencode(a) for a in plan.argv])
+        listeners = [
+            wire.encode_fields([k.encode(), a.encode(), b"%d" % p]) for k, a, p in plan.listeners
+        ]
+        dirs = wire.encode_fields([os.fsencode(d) for d in plan.hidden_dirs])
         try:
-            self.conn.sendall(wire.frame([b"local"]))
-        finally:
-            os._exit(0)
+            try:
+                fields = [b"sandbox", self._said(), argv, *self._env_changes(plan.env, UNSET)]
+                self.conn.sendall(wire.frame([*fields, wire.encode_fields(listeners), dirs]))
+            finally:
+                proxy.start()  # it builds its server meanwhile, then waits for sockets
+            reply, fds = _read_frame_with_fds(self.conn, len(plan.listeners))
+            socks = [socket.socket(fileno=fd) for fd in fds]
+            if reply == [b"listening"] and len(socks) == len(plan.listeners):
+                serve_on(proxy, socks, plan.listeners)
+                reply = wire.read_frame(self.conn.recv)  # as long as the child runs
+            else:
+                for sock in socks:
+                    sock.close()
+            if reply[:1] == [b"unavailable"] and len(reply) == 2:
+                raise SandboxUnavailable(reply[1].decode(errors="replace"))
+            return _exited(reply)
+        except (OSError, ValueError):
+            return 137  # the client is gone (killed): the run is over, stop the proxy
+
+
+def _exited(reply: list[bytes]) -> int:
+    """The child's status from the client's [b"exited", status]; ValueError otherwise."""
+    if reply[:1] == [b"exited"] and len(reply) == 2:
+        return int(reply[1])
+    raise ValueError("unexpected reply")
+
+
+def _read_frame_with_fds(conn: socket.socket, most: int) -> tuple[list[bytes], list[int]]:
+    """The next frame and the descriptors sent with its first bytes (SCM_RIGHTS)."""
+    head, fds, _, _ = socket.recv_fds(conn, 4, max(1, most))
+    if not head:
+        raise ValueError("connection closed")
+    head += wire.read_exact(conn.recv, 4 - len(head))
+    n = int.from_bytes(head, "big")
+    if n > wire.MAX_MESSAGE:
+        raise ValueError("message too large")
+    return wire.decode_fields(wire.read_exact(conn.recv, n)), fds
 
 
 def warm() -> None:

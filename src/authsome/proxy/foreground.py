@@ -87,12 +87,23 @@ def run_child(command: list[str], env: dict, caught: list[int]) -> int:
         pid = os.posix_spawnp(command[0], command, env, setsigdef=RESTORED)
     except (FileNotFoundError, PermissionError) as exc:
         return cannot_start(command[0], found=not isinstance(exc, FileNotFoundError))
+    return wait_forwarding(pid, caught)
+
+
+def wait_forwarding(pid: int, caught: list[int], aim=None) -> int:
+    """Forward SIGINT, SIGTERM and SIGHUP (and those in `caught`, which came while it
+    started) to our child `pid` until it exits; the status to exit with. `aim(pid)`:
+    where signals go instead (netns.sandboxed_pid: CMD, behind bwrap, which would die
+    of them), asked until it names another process."""
+    target = [pid]
 
     def forward(signum: int, _frame) -> None:
         if signum in FROM_TERMINAL and terminal_signals_child(pid):
             return  # the terminal sent it to the child as well: once is enough
+        if aim is not None and target[0] == pid:
+            target[0] = aim(pid)
         try:
-            os.kill(pid, signum)
+            os.kill(target[0], signum)
         except ProcessLookupError:
             pass
 

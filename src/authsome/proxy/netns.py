@@ -25,6 +25,8 @@ from typing import NamedTuple
 from authsome.errors import UsageError
 from authsome.procguard import set_dumpable
 
+from .outside import sockets
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -161,6 +163,16 @@ def spawn(
             "or run without --sandbox"
         )
     return child, socks
+
+
+def spawn_covered(
+    argv: Sequence[str], env: Mapping[str, str], listeners: Sequence[Listener], hidden_dirs
+) -> tuple[subprocess.Popen, list[socket.socket]]:
+    """`spawn`, with every path socket this process can connect to now covered, but the
+    ssh agent's (kept) and those under `hidden_dirs` (bwrap covers them whole). Run by
+    the process whose child CMD is: the cover is of what *it* can reach (its groups)."""
+    cover = sockets(hidden_dirs, os.environ.get("SSH_AUTH_SOCK"))
+    return spawn(argv, env, listeners, cover)
 
 
 def sandboxed_pid(bwrap_pid: int) -> int:

@@ -38,9 +38,10 @@ from .routes import RouteTable
 
 # Set only in a process the warm agent forked for one run (authsome.agent.runs): there
 # the client starts the child; `handoff.start(command, env, then)` hands it over, calls
-# `then` (the proxy's start) and returns the child's exit status; `handoff.decline()`
-# leaves a run the agent cannot hold (the sandbox's bwrap must be the client's own
-# child) to the client, in-process.
+# `then` (the proxy's start) and returns the child's exit status; for the sandbox,
+# `handoff.sandbox(plan, proxy)` hands over the planned sandbox (bwrap must be the
+# client's own child), starts `proxy` on the listeners the client bound in the
+# sandbox's namespace, and returns the child's exit status likewise.
 handoff = None
 
 PROXY_USER = "authsome"
@@ -210,8 +211,6 @@ def run(
 ) -> int:
     """Run `command` under the proxy (in the sandbox if `sandbox`); returns the exit
     status to exit with. Raises SandboxUnavailable before CMD starts."""
-    if handoff is not None and sandbox is not None:
-        handoff.decline()
     if tls is None:
         from authsome.oauth.tls import ssl_context as tls
 
@@ -281,21 +280,23 @@ def run(
             except (FileNotFoundError, PermissionError) as exc:
                 return cannot_start(command[0], found=not isinstance(exc, FileNotFoundError))
         else:
-            from .sandboxed import runnable, start_sandboxed
+            from .sandboxed import plan_sandboxed, runnable, start_sandboxed
 
             found = runnable(command[0])
             if found is not None or caught:
                 return found if found is not None else 128 + caught[0]
             # The proxy thread loads its modules while the sandbox starts. The fork
-            # below runs only pre-imported code in the child (netns.spawn), so a thread
+            # in netns.spawn runs only pre-imported code in the child, so a thread
             # importing meanwhile cannot leave it a lock it needs.
             proxy = ProxyThread(make_server, bind=False)
-            proxy.start()
+            if handoff is None:
+                proxy.start()
             url = f"http://{PROXY_USER}:{password}@127.0.0.1:{{port}}"
-            child = start_sandboxed(
-                command, routes, resolve or {}, sandbox, tmp, url, proxy,
-                (ca_path, bundle_path, managed_vars),
-            )  # fmt: skip
+            trust = (ca_path, bundle_path, managed_vars)
+            plan = plan_sandboxed(command, routes, resolve or {}, sandbox, tmp, url, trust)
+            if handoff is not None:  # the client starts the sandbox and passes its sockets
+                return handoff.sandbox(plan, proxy)
+            child = start_sandboxed(plan, proxy)
         target[0] = child.pid
         for signum in caught:  # arrived while the child was starting
             os.kill(sandboxed_pid(child.pid) if sandbox else child.pid, signum)

@@ -1,12 +1,18 @@
 """Starting CMD in the sandbox (SPEC §6.11): the files it gets (a hosts file pointing
 the API hosts at the proxy, a Java trust store), its environment, the listeners bound
-in its network namespace and handed to the proxy. The boundary itself is sandbox.py."""
+in its network namespace and handed to the proxy. The boundary itself is sandbox.py.
+
+Planned (`plan_sandboxed`) where the run's proxy lives, started (`netns.spawn_covered`)
+by the process whose child CMD is: the same one in-process; the thin client of the warm
+agent otherwise (authsome.agent.runs), which is sent the plan and passes the listeners
+back."""
 
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
+from typing import NamedTuple
 
 from authsome import paths
 
@@ -14,13 +20,24 @@ from . import outside, sandbox
 from .childenv import child_env
 from .foreground import cannot_start
 from .http_rules import authority
-from .netns import spawn
+from .netns import Listener, spawn_covered
 
 
-def start_sandboxed(command, routes, resolve, options, tmp, url, proxy, trust):
-    """bwrap with CMD in the sandbox's namespaces; `proxy` gets the listeners bound
-    there. `url` is the proxy URL with a {port} to fill. Raises SandboxUnavailable
-    before CMD starts."""
+class Plan(NamedTuple):
+    """A sandboxed child, ready to start: bwrap's argv, its environment, the listeners
+    to bind in its network namespace (the proxy's first) and the directories it covers
+    whole (`netns.spawn_covered` covers every other socket the user can reach)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    listeners: list[Listener]
+    hidden_dirs: tuple[str, ...]
+
+
+def plan_sandboxed(command, routes, resolve, options, tmp, url, trust) -> Plan:
+    """Everything before the namespace: the files the child gets (hosts file, Java
+    trust store) written to `tmp`, its environment, bwrap's argv. `url` is the proxy URL
+    with a {port} to fill. Raises SandboxUnavailable (no bwrap) before CMD starts."""
 
     bwrap = sandbox.find_bwrap()
     intercepted = [(h, p) for (h, p) in resolve if routes.intercepts(authority(h, p))]
@@ -46,14 +63,21 @@ def start_sandboxed(command, routes, resolve, options, tmp, url, proxy, trust):
     env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), java]))
     more_dirs = outside.private_dirs(os.environ, os.getuid(), pwd.getpwuid(os.getuid()).pw_name)
     dirs, files, keep = sandbox.hidden(os.environ, paths.home(), more_dirs)
-    # Every other socket the user could connect to, covered by the forked child before
-    # bwrap (netns.spawn): one gone meanwhile is skipped there, where bwrap would make
-    # a file in its place on the real file system.
-    cover = outside.sockets(dirs, os.environ.get("SSH_AUTH_SOCK"))
     box = sandbox.Sandbox(os.getuid(), os.getgid(), dirs, files, keep, hosts_path)
-    child, socks = spawn(sandbox.bwrap_args(bwrap, box, command), env, listeners, cover)
+    return Plan(sandbox.bwrap_args(bwrap, box, command), env, listeners, dirs)
+
+
+def serve_on(proxy, socks, listeners) -> None:
+    """Hand `proxy` the sockets bound in the sandbox's namespace for `listeners`."""
     extra = [(sock, lst.kind, lst.port) for sock, lst in zip(socks[1:], listeners[1:], strict=True)]
     proxy.listen(socks[0], extra)
+
+
+def start_sandboxed(plan: Plan, proxy):
+    """bwrap with CMD in the sandbox's namespaces; `proxy` gets the listeners bound
+    there. Raises SandboxUnavailable before CMD starts."""
+    child, socks = spawn_covered(plan.argv, plan.env, plan.listeners, plan.hidden_dirs)
+    serve_on(proxy, socks, plan.listeners)
     return child
 
 
