@@ -1,8 +1,9 @@
 """Bundled definitions whose token or revocation requests have their own shape, run
 against the real test authorization server: HubSpot's 2026-03 endpoints (form body,
-client credentials in the body, revoke with token and token_type_hint) and Todoist's
-RFC 7009 revocation, which wants HTTP Basic where its token endpoint takes the form, and
-Figma's refresh endpoint apart from its token endpoint."""
+client credentials in the body, revoke with token and token_type_hint); Todoist's
+RFC 7009 revocation, which wants HTTP Basic where its token endpoint takes the form;
+Figma's refresh endpoint apart from its token endpoint; QuickBooks' JSON revocation
+beside its form token endpoint."""
 
 from __future__ import annotations
 
@@ -128,3 +129,30 @@ def test_figma_refreshes_at_its_own_refresh_endpoint(home, run):
         assert sent[0]["auth_method"] == "basic"
         assert srv.is_active(json.loads(got.stdout)["access_token"])
         assert_no_leak([got.stderr], home, secrets_seen(srv))
+
+
+def test_quickbooks_revokes_with_a_json_body_while_its_token_endpoint_takes_a_form(home, run):
+    oauth = bundled("quickbooks")["oauth"]
+    # Intuit's discovery document names the revocation endpoint; its guide, the JSON body
+    assert oauth["revocation_url"] == "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+    assert oauth["revocation_body"] == "json" and oauth.get("request_body", "form") == "form"
+    assert oauth["client_auth"] == "basic"
+    # a server whose /revoke reads only JSON and /token only a form: the wrong one of
+    # either would arrive as no parameters at all
+    with AuthServer(quirks={"json_revoke"}) as srv:
+        connect_bundled(
+            home, srv, "quickbooks", expired=True, token_endpoint_auth_method="client_secret_basic"
+        )
+        got = run("authsome-helper", "get", "quickbooks")
+        assert got.returncode == 0, got.stdout + got.stderr
+        out = run("authsome", "logout", "quickbooks")
+        assert out.returncode == 0 and "Revoked" in out.stderr, out.stderr
+        sent = [r for r in srv.requests if r["endpoint"] in ("token", "revoke")]
+        assert [r["endpoint"] for r in sent] == ["token", "revoke", "revoke"]
+        ctype = [r["headers"]["Content-Type"] for r in sent]
+        assert ctype == ["application/x-www-form-urlencoded"] + ["application/json"] * 2
+        assert all(r["auth_method"] == "basic" and r["status"] == 200 for r in sent)
+        assert sent[0]["form"]["grant_type"] == "refresh_token"
+        assert all(r["form"]["token"] for r in sent[1:])
+        assert not srv.is_active(json.loads(got.stdout)["access_token"])
+        assert_no_leak([got.stderr, out.stdout, out.stderr], home, secrets_seen(srv))

@@ -40,6 +40,7 @@ OPTIONAL_OAUTH_KEYS = {
     "header_prefix",
     "revocation_client_auth",
     "request_body",
+    "revocation_body",
 }
 COMMA_SCOPES = {"slack", "linear", "todoist", "strava", "shopify"}
 # oauth2 providers whose API documents the token in a header other than Authorization.

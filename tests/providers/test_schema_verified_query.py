@@ -1,6 +1,6 @@
-"""`verified`, `api_key.query_param`, `oauth.revocation_client_auth`, `oauth.request_body`
-and `oauth.refresh_url` in the schema: values kept, shown by inspect, and a malformed one
-reported with its file and field."""
+"""`verified`, `api_key.query_param`, `oauth.revocation_client_auth`, `oauth.request_body`,
+`oauth.revocation_body` and `oauth.refresh_url` in the schema: values kept, shown by inspect,
+and a malformed one reported with its file and field."""
 
 from __future__ import annotations
 
@@ -111,3 +111,14 @@ def test_refresh_url_is_optional_checked_and_printed_by_inspect(home, run):
     shown = json.loads(run("authsome", "inspect", "figma").stdout)["oauth"]
     assert shown["refresh_url"] == "https://api.figma.com/v1/oauth/refresh"
     assert shown["token_url"] == "https://api.figma.com/v1/oauth/token"
+
+
+def test_revocation_body_defaults_to_request_body_and_is_checked():
+    base = oauth_definition("rb")
+    assert parse_definition(base).oauth.revocation_body is None  # as request_body
+    as_json = oauth_definition("rb", oauth={**base["oauth"], "revocation_body": "json"})
+    assert parse_definition(as_json).oauth.revocation_body == "json"
+    bad = oauth_definition("rb", oauth={**base["oauth"], "revocation_body": "xml"})
+    with pytest.raises(ProviderError) as exc:
+        parse_definition(bad)
+    assert exc.value.field == "oauth.revocation_body"

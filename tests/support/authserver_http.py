@@ -42,7 +42,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, uri, self.headers, data if isinstance(data, dict) else {}
             )
         else:
-            form = _fields(raw, ctype, "json_body" in self.auth.quirks)
+            quirks = self.auth.quirks
+            json_only = "json_body" in quirks or (url.path == "/revoke" and "json_revoke" in quirks)
+            form = _fields(raw, ctype, json_only)
             req = FormRequest(self.command, uri, self.headers, query, form)
         try:
             status, body, content_type, headers = self.auth.handle(self.command, url.path, req)

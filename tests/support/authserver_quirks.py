@@ -13,12 +13,13 @@ from urllib.parse import urlencode
 
 # `revoke_204`: the revocation endpoint answers 204 without a body instead of RFC 7009's 200.
 # `json_body`: the token and revocation endpoints read a JSON object, not a form (Notion).
+# `json_revoke`: the revocation endpoint alone reads a JSON object (QuickBooks).
 # `refresh_elsewhere`: /token refuses refresh_token grants; /refresh takes them (Figma).
 # `unicode_token`: an access token with a character no HTTP header can carry (U+20AC).
 QUIRKS = frozenset(
     {
         "form", "error_200", "slack", "scope_list", "no_expires_in", "revoke_204", "json_body",
-        "unicode_token", "refresh_elsewhere",
+        "unicode_token", "refresh_elsewhere", "json_revoke",
     }
 )  # fmt: skip
 

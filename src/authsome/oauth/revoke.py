@@ -37,7 +37,7 @@ def revoke(
         data,
         what="the revocation endpoint",
         headers=headers,
-        json_body=cfg.request_body == "json",
+        json_body=(cfg.revocation_body or cfg.request_body) == "json",
     )
     # §2.2: 200 means revoked (or already invalid); §2.2.1 errors are RFC 6749 errors.
     if response.status_code != 200:

@@ -42,6 +42,10 @@ class OAuthConfig:
     # How token and revocation requests carry their parameters: RFC 6749's form, or a
     # JSON object where the provider documents only that (Notion).
     request_body: RequestBody = "form"
+    # The revocation request's own body format when it differs from the token
+    # endpoint's (QuickBooks: a JSON {token} there, a form at the token endpoint);
+    # null means as `request_body`.
+    revocation_body: RequestBody | None = None
     authorization_params: dict[str, str] = attrs.field(factory=dict)
     # Joins `scope` in the authorization and device requests only; DCR metadata
     # (RFC 7591) and token responses keep their own rules.

@@ -34,6 +34,7 @@ OAUTH_CHOICES = {
     "scope_separator": (SCOPE_SEPARATORS, 'must be " " (space) or "," (comma)'),
     "revocation_client_auth": ((None, *CLIENT_AUTHS), "must be body, basic or null"),
     "request_body": (REQUEST_BODIES, "must be form or json"),
+    "revocation_body": ((None, *REQUEST_BODIES), "must be form, json or null"),
 }
 
 
