@@ -151,3 +151,21 @@ def test_no_bundled_definition_holds_a_key_that_would_warn():
     for name, path in json_files(BUNDLED_DIR).items():
         with open(path, encoding="utf-8") as f:
             assert unknown_keys(upgrade_legacy(json.load(f))) == [], name
+
+
+def test_login_shows_the_unknown_key_warnings_too(home, run):
+    assert run("authsome", "list").returncode == 0
+    assert shell(OVERRIDE.format(name="openai")).returncode == 0
+    path = home / "providers" / "openai.json"
+    data = json.loads(path.read_text())
+    data["api_key"]["key_patern"] = "^sk-proj-"  # a typo: the pattern is not applied
+    path.write_text(json.dumps(data, indent=2))
+    key = "sk-override-warn-key-1"
+    r = run("authsome", "login", "openai", "--api-key-stdin", input=key)
+    assert r.returncode == 0, r.stderr
+    line = f"{path}: unknown key 'api_key.key_patern' (did you mean 'api_key.key_pattern'?)"
+    assert r.stderr.count(line) == 1, r.stderr
+    assert key not in r.stdout + r.stderr
+    # a refused login warns as well: the typo may be why it was refused
+    r = run("authsome", "login", "openai", "--flow", "pkce")
+    assert r.returncode == 2 and r.stderr.count(line) == 1, r.stderr

@@ -83,7 +83,6 @@ def run(args) -> int:
         provider = registry.bundled(name)
     else:
         provider = registry.get(name)
-        for line in registry.warnings([name]).get(provider.path or "", []):
-            output.warn(line)
+        output.warn_unknown_keys(registry, provider)
     output.print_json(definition_dict(provider))
     return 0

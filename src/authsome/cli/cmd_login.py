@@ -115,6 +115,9 @@ def _run(args: argparse.Namespace) -> int:
     args.name = output.provider_name(args.name)
     service = CredentialService()
     definition = service.registry.get(args.name)
+    # A typo in the user's file (`key_patern`) silently falls back to a default: say so
+    # before the flow uses it.
+    output.warn_unknown_keys(service.registry, definition)
     if definition.mcp is not None:
         from authsome.cli.cmd_login_mcp import check_args, run_mcp
 

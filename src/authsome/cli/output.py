@@ -54,6 +54,13 @@ def warn(message: str) -> None:
     print(f"authsome: warning: {visible(message)}", file=sys.stderr)
 
 
+def warn_unknown_keys(registry, provider) -> None:
+    """The unknown-key lines of the user file `provider` came from (none for a bundled
+    one): every command that reads one definition says them, as `list` does for all."""
+    for line in registry.warnings([provider.name]).get(provider.path or "", []):
+        warn(line)
+
+
 def provider_name(name: str) -> str:
     """The catalog's spelling of a provider typed in another case (`HubSpot` -> `hubspot`)
     when exactly one matches; otherwise `name` as typed (the command says what is wrong,
