@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -106,9 +107,13 @@ def test_agent_memory_is_closed_to_the_same_user(ordinary_user, user_home):
         agent.communicate(timeout=30)
 
 
-def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_home):
+@pytest.mark.parametrize("opts", [[], ["--sandbox"]], ids=["plain", "sandbox"])
+def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_home, opts):
     """The thin client (it had the key in its environment) and the run's own process,
-    forked from the agent, are both non-dumpable."""
+    forked from the agent, are both non-dumpable; with --sandbox too, where the client
+    forks the sandbox's namespace helper."""
+    if opts and shutil.which("bwrap") is None:
+        pytest.skip("--sandbox needs bubblewrap (.ci/run installs it)")
     user = ordinary_user
     key = base64.b64encode(os.urandom(32)).decode()
     env = _env(user, user_home, AUTHSOME_MASTER_KEY=key, AUTHSOME_AGENT="1")
@@ -129,7 +134,7 @@ def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_ho
         ask_spare = [user.python, "-c", show, env["AUTHSOME_HOME"]]
         _wait_for(lambda: user.run(ask, env).returncode == 0)  # it listens
         run = user.popen(
-            ["authsome", "run", "--", "sh", "-c", f"touch {ready}; exec sleep 60"],
+            ["authsome", "run", *opts, "--", "sh", "-c", f"touch {ready}; exec sleep 60"],
             env, stdout=-1, stderr=-1,
         )  # fmt: skip
         _wait_for(ready.exists)
@@ -152,6 +157,7 @@ def test_run_through_the_agent_is_closed_to_the_same_user(ordinary_user, user_ho
     finally:
         if run is not None:
             run.send_signal(signal.SIGTERM)
-            run.communicate(timeout=30)
+            _, err = run.communicate(timeout=30)
         agent.send_signal(signal.SIGTERM)
         agent.communicate(timeout=30)
+    assert run.returncode == 143, err  # SIGTERM reached `sleep` (behind bwrap) and ended it

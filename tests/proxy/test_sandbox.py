@@ -61,7 +61,13 @@ def victim_env(user: OrdinaryUser, home: Path, key: str, ca: Path) -> dict[str, 
     }
 
 
-def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pki, tmp_path):
+@pytest.mark.parametrize("through", ["agent", "in-process"])
+def test_hostile_child_finds_no_secret_and_the_api_still_works(
+    ordinary_user, pki, tmp_path, through
+):
+    """The run through the warm agent (its process plans the sandbox and holds the
+    proxy; `run`, the client, starts bwrap), and in-process (AUTHSOME_AGENT=0 for the
+    run alone: the agent listens all the same)."""
     user = ordinary_user
     base = Path(tempfile.mkdtemp(dir=user.base))  # short: the agent's socket path must fit
     os.chown(base, user.uid, user.gid)
@@ -97,8 +103,6 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
             "node": shutil.which("node"),
             "java": shutil.which("java"),
         }
-        # The driver (as the user): keyring up and holding the key, the token stored, then
-        # `exec authsome run --sandbox` so that its pid, $$, is the proxy's.
         # The driver (as the user): keyring up and holding the key, the token stored, the
         # warm agent listening; then `authsome run --sandbox` in a shell that execs it,
         # so that shell's $$ is the proxy's pid; the agent is stopped at the end.
@@ -110,16 +114,18 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
             "'master-key:'+os.environ['AUTHSOME_HOME'])\" && echo 'keyring holds the key' >&2\n"
             'authsome-helper store testapi < "$1" || exit 90\n'
             "python -m authsome.agent >/dev/null 2>&1 &\n"
-            'n=0; while [ ! -S "$AUTHSOME_HOME/agent/agent.sock" ] && [ $n -lt 400 ]; do\n'
-            "  sleep 0.05; n=$((n+1)); done\n"
+            "n=0; while ! authsome agent status >/dev/null 2>&1 && [ $n -lt 400 ]; do\n"
+            "  sleep 0.05; n=$((n+1)); done\n"  # it answers (not only its socket exists)
             '[ -S "$AUTHSOME_HOME/agent/agent.sock" ] && echo "agent listening" >&2\n'
             "sh -c 'known=$(python -c \"import json,os,sys; k=json.loads(sys.argv[1]); "
             'k[\\"proxy_pid\\"]=int(sys.argv[2]); '
             'k[\\"bus\\"]=os.environ[\\"DBUS_SESSION_BUS_ADDRESS\\"]; '
             'print(json.dumps(k))" "$1" $$)\n'
-            f"exec authsome run --sandbox --resolve {API_HOST}:{upstream.port}:127.0.0.1 "
+            f"exec env AUTHSOME_AGENT={int(through == 'agent')} "
+            f"authsome run --sandbox --resolve {API_HOST}:{upstream.port}:127.0.0.1 "
             f'-- python {HOSTILE} "$known"\' sh "$2" &\n'
             "wait $!; rc=$?\n"
+            "authsome agent status >&2\n"
             "authsome agent stop >/dev/null 2>&1\n"
             "exit $rc\n"
         )
@@ -140,6 +146,8 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(ordinary_user, pk
     assert failed_roads == {}, failed_roads
     assert len(seen["attempts"]) == 21
     assert "agent listening" in res.stderr  # so the agent-socket road had a live end
+    served = "1 requests served" if through == "agent" else "0 requests served"
+    assert served in res.stderr  # the run went through the agent, or not
     assert "keyring holds the key" in res.stderr  # and the keyring road a full one
     assert other.accepted == 0  # the host's loopback is out of reach
     # (the test upstream's /echo reflects the request headers back: the API answers

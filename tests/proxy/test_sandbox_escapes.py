@@ -23,11 +23,15 @@ import pytest
 
 from proxy.conftest import authsome_run
 from support.local_services import HostService
+from support.ordinary_user import runs_through
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
     reason="needs Linux and bubblewrap (.ci/run installs it)",
 )
+# The runs go in-process and through the user's warm agent: there the run's process
+# plans the sandbox and the client (the run's command's parent) starts it.
+THROUGH = pytest.mark.parametrize("through", ["in-process", "agent"])
 
 
 def user_env(user, home: Path) -> dict[str, str]:
@@ -61,7 +65,7 @@ for target in ["127.0.0.1", "localhost", "[::1]"]:
 """
 
 
-def test_the_proxy_is_no_road_to_the_hosts_loopback_services(vault):
+def test_the_proxy_is_no_road_to_the_hosts_loopback_services(vault, run_mode):
     """The proxy leaves from the host's network namespace: a CONNECT or http:// request
     to this machine would reach every service on the host's loopback. Refused (403)
     before any connection is made, unless --allow-host-port opened the port."""
@@ -120,7 +124,8 @@ def _unix_server(path: Path, uid: int, gid: int, mode: int) -> socket.socket:
     return sock
 
 
-def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
+@THROUGH
+def test_unix_sockets_outside_are_out_of_reach(ordinary_user, through):
     """Path sockets of the user's other programs are roads out: tmux (`send-keys` types
     into a shell outside), ssh ControlMaster, emacs/VS Code servers, gpg-agent, and
     sockets reachable through a supplementary group (docker's is root), or open to all
@@ -165,11 +170,13 @@ def test_unix_sockets_outside_are_out_of_reach(ordinary_user):
             env=env, capture_output=True, text=True, timeout=60, **as_user,
         )  # fmt: skip
         assert set(json.loads(outside.stdout).values()) == {"connected"}, outside.stdout
-        res = subprocess.run(
-            [os.path.join(user.bin, "authsome"), "run", "--sandbox", "--", user.python, "-c",
-             SOCKETS_PROBE, json.dumps(names), f"touch {marker}" if tmux else ""],
-            env=env, capture_output=True, text=True, timeout=60, cwd=str(base), **as_user,
-        )  # fmt: skip
+        with runs_through(user, env, through) as run_env:  # an agent without the group
+            res = subprocess.run(
+                [os.path.join(user.bin, "authsome"), "run", "--sandbox", "--", user.python,
+                 "-c", SOCKETS_PROBE, json.dumps(names), f"touch {marker}" if tmux else ""],
+                env=run_env, capture_output=True, text=True, timeout=60, cwd=str(base),
+                **as_user,
+            )  # fmt: skip
         assert res.returncode == 0, res.stderr
         seen = json.loads(res.stdout)
         time.sleep(0.5)  # a command typed into the tmux shell would have run by now
@@ -244,7 +251,8 @@ def _on_a_terminal(user, argv: list[str], env: dict[str, str]) -> dict:
     return json.loads(line.partition("PROBE ")[2])
 
 
-def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user):
+@THROUGH
+def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user, through):
     """TIOCSTI would type into your shell after the run; the sandbox's child has no
     controlling terminal (bwrap --new-session) and sees no process outside. The same
     probe without --sandbox shows each road open (so the test can fail)."""
@@ -254,11 +262,12 @@ def test_the_terminal_and_processes_outside_are_out_of_reach(ordinary_user):
     env = user_env(user, base)
     authsome = os.path.join(user.bin, "authsome")
     script = f'exec {authsome} run "$@" -- {user.python} -c "$0" $$'
-    plain = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE], env)
-    if not plain["TIOCSTI"].startswith("ok"):
-        pytest.skip(f"this kernel refuses TIOCSTI to everyone ({plain['TIOCSTI']})")
-    assert plain["kill run"].startswith("ok"), plain
-    boxed = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE, "--sandbox"], env)
+    with runs_through(user, env, through) as run_env:
+        plain = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE], run_env)
+        if not plain["TIOCSTI"].startswith("ok"):
+            pytest.skip(f"this kernel refuses TIOCSTI to everyone ({plain['TIOCSTI']})")
+        assert plain["kill run"].startswith("ok"), plain
+        boxed = _on_a_terminal(user, ["sh", "-c", script, TERMINAL_PROBE, "--sandbox"], run_env)
     assert boxed["TIOCSTI"] == "PermissionError", boxed
     assert boxed["tcsetpgrp"] == "OSError", boxed  # ENOTTY: not its terminal
     assert boxed["/dev/tty"] == "OSError", boxed  # ENXIO: no controlling terminal
@@ -288,7 +297,8 @@ print("found" if serial > 0 else "not found")
 """
 
 
-def test_the_session_keyring_stays_outside(ordinary_user):
+@THROUGH
+def test_the_session_keyring_stays_outside(ordinary_user, through):
     """The kernel's session keyring is inherited through bwrap: the child found a key
     the user's session held. It gets a new, empty one."""
     user = ordinary_user
@@ -299,13 +309,15 @@ def test_the_session_keyring_stays_outside(ordinary_user):
     os.chown(base, user.uid, user.gid)
     env = user_env(user, base)
     seen = []
-    for mode in ([], ["--sandbox"]):
-        argv = [user.python, "-c", KEYRING_SETUP, *map(str, numbers),
-                os.path.join(user.bin, "authsome"), "run", *mode, "--",
-                user.python, "-c", KEYRING_PROBE, str(numbers[1])]  # fmt: skip
-        res = user.run(argv, env, capture_output=True, text=True, timeout=60, cwd=str(base))
-        assert res.returncode == 0, res.stderr
-        if res.stdout.startswith("keyctl refused"):
-            pytest.skip(res.stdout.strip())
-        seen.append(res.stdout.strip())
+    with runs_through(user, env, through) as run_env:
+        for mode in ([], ["--sandbox"]):
+            argv = [user.python, "-c", KEYRING_SETUP, *map(str, numbers),
+                    os.path.join(user.bin, "authsome"), "run", *mode, "--",
+                    user.python, "-c", KEYRING_PROBE, str(numbers[1])]  # fmt: skip
+            res = user.run(argv, run_env, capture_output=True, text=True, timeout=60,
+                           cwd=str(base))  # fmt: skip
+            assert res.returncode == 0, res.stderr
+            if res.stdout.startswith("keyctl refused"):
+                pytest.skip(res.stdout.strip())
+            seen.append(res.stdout.strip())
     assert seen == ["found", "not found"]  # without the sandbox the key is there

@@ -10,13 +10,16 @@ sees the .venv's site-packages (and the editable authsome) through a .pth file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -115,3 +118,41 @@ def ordinary_user(tmp_path_factory) -> OrdinaryUser:
     yield OrdinaryUser(name, uid, gid, python, bin_dir, base)
     if os.getuid() != uid:
         shutil.rmtree(base, ignore_errors=True)
+
+
+STATUS = (
+    "import json, sys; from authsome.agent import client; "
+    "print(json.dumps(client.control(sys.argv[1], 'status')))"
+)
+
+
+@contextlib.contextmanager
+def runs_through(user: OrdinaryUser, env: dict[str, str], through: str):
+    """The environment for the user's `authsome run`: "in-process" (AUTHSOME_AGENT=0),
+    or "agent": through the user's own warm agent, started here (without supplementary
+    groups, as an agent started earlier in another login would be) and stopped at the
+    end; the runs must really have gone through it."""
+    if through == "in-process":
+        yield dict(env, AUTHSOME_AGENT="0")
+        return
+    env = dict(env, AUTHSOME_AGENT="1", AUTHSOME_AGENT_TIMEOUT="120")
+    home = Path(env["AUTHSOME_HOME"])
+    home.mkdir(mode=0o700, exist_ok=True)
+    os.chown(home, user.uid, user.gid)
+    agent = user.popen([user.python, "-m", "authsome.agent"], env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def status() -> dict | None:
+        ask = [user.python, "-c", STATUS, str(home)]
+        return json.loads(user.run(ask, env, capture_output=True, text=True).stdout or "null")
+
+    try:
+        deadline = time.monotonic() + 30
+        while (before := status()) is None:
+            assert agent.poll() is None and time.monotonic() < deadline, "no agent came up"
+            time.sleep(0.05)
+        yield env
+        assert int(status()["served"]) > int(before["served"]), "no run went through the agent"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
