@@ -103,10 +103,13 @@ def run_mcp(args: argparse.Namespace, url: str, name: str | None) -> int:
         open_browser=not args.no_browser,
         timeout=args.timeout,
     )
-    tokens, used = run_login(provider, request, on_registered=lambda c: None)
-    if used != client:
-        service.store_client(name, used)
-    service.store_token(name, connection, tokens, event="login")
+
+    def keep_tokens(tokens, used) -> None:
+        if used != client:
+            service.store_client(name, used)
+        service.store_token(name, connection, tokens, event="login")
+
+    tokens, _ = run_login(provider, request, on_registered=lambda c: None, on_tokens=keep_tokens)
     granted = " ".join(tokens.scopes) or "(none named)"
     _say(
         f"Logged in to {provider.display_name} as provider {name} ({connection}). Scopes: {granted}"

@@ -3,12 +3,13 @@
 PKCE S256 when the provider supports it; otherwise a confidential-client exchange with
 the client secret (HubSpot). Without a client, the loopback server first serves the
 client form (at a secret path), and its submission redirects the browser on to the
-provider. The code is exchanged while the browser waits on its callback, so the page
-it lands on tells the real outcome.
+provider. The code is exchanged, and the tokens kept (`on_tokens`: the vault write),
+while the browser waits on its callback, so the page it lands on tells the real outcome.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from authsome.errors import AuthsomeError, OAuthError, TimedOut, UsageError
@@ -33,8 +34,10 @@ def run_code_flow(
     open_browser: bool,
     deadline: Deadline,
     connection: str = "default",
+    on_tokens: Callable[[TokenSet, ClientCredentials], None] | None = None,
 ) -> tuple[TokenSet, ClientCredentials]:
-    """Sign in through the browser; returns the tokens and the client that got them."""
+    """Sign in through the browser; returns the tokens and the client that got them,
+    after `on_tokens` (which keeps them) has run: the page says "Signed in" only then."""
     check_endpoint(cfg.authorization_url, "authorization_url")
     check_endpoint(cfg.token_url, "token_url")
     needs_secret = not cfg.pkce
@@ -97,6 +100,13 @@ def run_code_flow(
         except AuthsomeError as exc:
             server.report(False, f"The sign-in could not be completed: {exc}")
             raise
+        if on_tokens is not None:
+            try:
+                on_tokens(tokens, client)
+            except AuthsomeError as exc:
+                # Signed in at the provider, but not usable here: the vault did not take it.
+                server.report(False, f"authsome could not keep the {name} token: {exc}")
+                raise
         server.report(True, f"authsome is signed in to {name} ({connection}). You can close "
                       "this tab and return to the terminal.")  # fmt: skip
     return tokens, client

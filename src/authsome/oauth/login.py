@@ -64,10 +64,12 @@ def run_login(
     provider: Provider,
     request: LoginRequest,
     on_registered: Callable[[ClientCredentials], None],
+    on_tokens: Callable[[TokenSet, ClientCredentials], None],
 ) -> tuple[TokenSet, ClientCredentials]:
-    """Tokens and the client that obtained them. A DCR client is handed to
-    `on_registered` at once: registration is server-side state, worth keeping even if
-    the sign-in that follows fails."""
+    """Tokens and the client that obtained them, once `on_tokens` has kept them. A DCR
+    client is handed to `on_registered` at once: registration is server-side state, worth
+    keeping even if the sign-in that follows fails. A browser sign-in's page waits for
+    `on_tokens`, so it never says "Signed in" for tokens the vault did not take."""
     deadline = Deadline(request.timeout)
     client = request.client
     if request.flow == "device_code":
@@ -89,6 +91,7 @@ def run_login(
             open_browser=request.open_browser,
             deadline=deadline,
         )
+        on_tokens(tokens, client)
         return tokens, client
     if request.flow == "dcr_pkce":
         client = _registered_client(provider, request, on_registered)
@@ -104,6 +107,7 @@ def run_login(
         open_browser=request.open_browser,
         deadline=deadline,
         connection=request.connection,
+        on_tokens=on_tokens,
     )
 
 
@@ -138,10 +142,14 @@ def login_and_store(
     def keep(client: ClientCredentials) -> None:
         service.store_client(definition.name, client)
 
-    tokens, used = run_login(provider, request, on_registered=keep)
-    if used != service.client(definition.name):
-        keep(used)
-    params = params_from_token(definition, params, tokens.extra)
-    check_token_params(definition, params)
-    service.store_token(definition.name, request.connection, tokens, params=params, event="login")
+    def keep_tokens(tokens: TokenSet, used: ClientCredentials) -> None:
+        if used != service.client(definition.name):
+            keep(used)
+        filled = params_from_token(definition, params, tokens.extra)
+        check_token_params(definition, filled)
+        service.store_token(
+            definition.name, request.connection, tokens, params=filled, event="login"
+        )
+
+    tokens, _ = run_login(provider, request, on_registered=keep, on_tokens=keep_tokens)
     return tokens
