@@ -6,7 +6,8 @@ read their /proc/PID/environ and /proc/PID/mem (Debian and Fedora allow same-uid
 reads: Yama's ptrace_scope is 0 or absent) or attach with ptrace.
 
 Import-light: `run`'s thin client calls this before its child starts, so prctl is
-reached through `_ctypes` alone (the `ctypes` package costs 1-3 ms to import), and the
+(and the sandbox's netns calls) reached through `_ctypes` alone (the `ctypes` package
+costs 1-3 ms to import), and the
 environment block is read and written through /proc/self/mem.
 """
 
@@ -18,13 +19,14 @@ import sys
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
 KEY_VARS = (b"AUTHSOME_MASTER_KEY=", b"AUTHSOME_PASSPHRASE=")
 
-_prctl = None
+_found: dict[str, object] = {}
 
 
-def prctl(option: int, arg: int) -> int:
-    """prctl(2) with one argument; its result (-1 on failure)."""
-    global _prctl
-    if _prctl is None:
+def libc_function(name: str):
+    """libc's (or the program's) function `name`, returning a C int, with errno kept
+    for `_ctypes.get_errno()`; bytes pass as char *, None as NULL."""
+    function = _found.get(name)
+    if function is None:
         import _ctypes
 
         class CInt(_ctypes._SimpleCData):
@@ -37,8 +39,13 @@ def prctl(option: int, arg: int) -> int:
         class Process:  # what CFuncPtr looks a symbol up in: the program and its libc
             _handle = _ctypes.dlopen(None, os.RTLD_NOW)
 
-        _prctl = Function(("prctl", Process()))
-    return _prctl(option, arg, 0, 0, 0)
+        function = _found[name] = Function((name, Process()))
+    return function
+
+
+def prctl(option: int, arg: int) -> int:
+    """prctl(2) with one argument; its result (-1 on failure)."""
+    return libc_function("prctl")(option, arg, 0, 0, 0)
 
 
 def set_dumpable(dumpable: bool) -> None:

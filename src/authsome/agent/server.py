@@ -59,6 +59,9 @@ WARM = (
     "authsome.proxy.upstream",
     "authsome.proxy.header_cache",
     "authsome.proxy.stepup",
+    "authsome.proxy.sandboxed",  # --sandbox: its plan, Java trust store and host guard
+    "authsome.proxy.hostguard",
+    "cryptography.hazmat.primitives.serialization.pkcs12",
     "authsome.oauth.tls",
     "authsome.procguard",
     "authsome.vault.backends",

@@ -12,18 +12,18 @@ nests its own user namespace (mapped back to the user's ids, no capabilities) in
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import errno
 import fcntl
 import os
 import socket
 import struct
 import subprocess
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 from authsome.errors import UsageError
-from authsome.procguard import set_dumpable
+from authsome.procguard import libc_function, set_dumpable
 
 from .outside import sockets
 
@@ -37,29 +37,18 @@ SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219}.get(os.uname().mach
 KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
-class Listener(NamedTuple):
-    kind: str  # "proxy" (HTTPS_PROXY), "direct" (TLS for API hosts), "relay" (--allow-host-port)
-    address: str
-    port: int
+# kind: "proxy" (HTTPS_PROXY), "direct" (TLS for API hosts), "relay" (--allow-host-port).
+# (collections' namedtuple, not typing's: the agent's thin client imports this module.)
+Listener = namedtuple("Listener", ["kind", "address", "port"])
 
 
 class SandboxUnavailable(UsageError):
     """The sandbox cannot be made here: --sandbox stops before CMD starts (exit 2)."""
 
 
-_libc = None
-
-
-def libc():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 def _check(result: int, what: str) -> None:
     if result != 0:
-        errno = ctypes.get_errno()
+        errno = _ctypes.get_errno()
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
@@ -76,12 +65,12 @@ def enter_namespaces(uid: int, gid: int, cover: Sequence[str] = ()) -> None:
     and mount namespace; `lo` up; /sys showing this namespace's interfaces; /dev/null
     over each of the `cover` sockets that still exists (bwrap's `--bind / /` carries
     these mounts in, locked)."""
-    c = libc()
+    unshare, mount = libc_function("unshare"), libc_function("mount")
     # /proc/self/uid_map belongs to root while we are non-dumpable (`run` is): a moment
     # of dumpability in this forked copy, which execs bwrap right after.
     set_dumpable(True)
     try:
-        _check(c.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS), "user namespace")
+        _check(unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS), "user namespace")
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
@@ -90,19 +79,19 @@ def enter_namespaces(uid: int, gid: int, cover: Sequence[str] = ()) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         flags = struct.unpack(IFREQ, fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack(IFREQ, b"lo", 0)))[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
-    _check(c.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
-    _check(c.mount(b"sysfs", b"/sys", b"sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "sysfs")
+    _check(mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
+    _check(mount(b"sysfs", b"/sys", b"sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "sysfs")
     for path in cover:
-        failed = c.mount(b"/dev/null", os.fsencode(path), None, MS_BIND, None) != 0
+        failed = mount(b"/dev/null", os.fsencode(path), None, MS_BIND, None) != 0
         # Gone meanwhile, or behind a directory we cannot search from here (root's
         # reach over other users' files stays outside): bwrap's child cannot reach it.
-        if failed and ctypes.get_errno() not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
+        if failed and _ctypes.get_errno() not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
             _check(-1, f"covering {path}")
     # A new, empty session keyring: the kernel keys your session holds (Kerberos
     # tickets, cached passwords, keyctl-backed credential stores) stay outside. Where
     # keyctl fails (blocked by a container's seccomp), the child cannot use it either.
     if SYS_KEYCTL is not None:
-        c.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+        libc_function("syscall")(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
 
 
 def bind(listener: Listener) -> socket.socket:
@@ -125,6 +114,8 @@ def spawn(
     SandboxUnavailable if the namespace cannot be made (CMD has not started)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     uid, gid = os.getuid(), os.getgid()
+    for name in ("unshare", "mount", "syscall"):
+        libc_function(name)  # found here: the forked child only calls them
 
     def setup() -> None:  # in the forked child, before exec; nothing here may import
         try:
