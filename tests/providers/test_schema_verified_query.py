@@ -77,48 +77,28 @@ def test_bad_query_param_is_refused_naming_the_field(api_key, field):
     assert exc.value.field == field
 
 
-def test_revocation_client_auth_defaults_to_client_auth_and_is_checked():
-    base = oauth_definition("rev")
-    assert parse_definition(base).oauth.revocation_client_auth is None
-    basic = oauth_definition("rev", oauth={**base["oauth"], "revocation_client_auth": "basic"})
-    assert parse_definition(basic).oauth.revocation_client_auth == "basic"
-    bad = oauth_definition("rev", oauth={**base["oauth"], "revocation_client_auth": "header"})
+# (field, value when absent, a good value, a bad value): optional oauth fields that keep
+# what the file says and refuse, naming the field, what they cannot use.
+OPTIONAL_OAUTH = [
+    ("revocation_client_auth", None, "basic", "header"),  # None: as client_auth
+    ("request_body", "form", "json", "xml"),
+    ("revocation_body", None, "json", "xml"),  # None: as request_body
+    ("refresh_url", None, "https://a.test/refresh", "http://a.test/refresh"),  # None: token_url
+]
+
+
+@pytest.mark.parametrize(("field", "absent", "good", "bad"), OPTIONAL_OAUTH)
+def test_optional_oauth_field_defaults_and_is_checked(field, absent, good, bad):
+    base = oauth_definition("opt")
+    assert getattr(parse_definition(base).oauth, field) == absent
+    given = oauth_definition("opt", oauth={**base["oauth"], field: good})
+    assert getattr(parse_definition(given).oauth, field) == good
     with pytest.raises(ProviderError) as exc:
-        parse_definition(bad)
-    assert exc.value.field == "oauth.revocation_client_auth"
+        parse_definition(oauth_definition("opt", oauth={**base["oauth"], field: bad}))
+    assert exc.value.field == f"oauth.{field}"
 
 
-def test_request_body_defaults_to_form_and_is_checked():
-    base = oauth_definition("rb")
-    assert parse_definition(base).oauth.request_body == "form"
-    as_json = oauth_definition("rb", oauth={**base["oauth"], "request_body": "json"})
-    assert parse_definition(as_json).oauth.request_body == "json"
-    bad = oauth_definition("rb", oauth={**base["oauth"], "request_body": "xml"})
-    with pytest.raises(ProviderError) as exc:
-        parse_definition(bad)
-    assert exc.value.field == "oauth.request_body"
-
-
-def test_refresh_url_is_optional_checked_and_printed_by_inspect(home, run):
-    base = oauth_definition("rf")
-    assert parse_definition(base).oauth.refresh_url is None  # refreshes go to token_url
-    own = oauth_definition("rf", oauth={**base["oauth"], "refresh_url": "https://a.test/refresh"})
-    assert parse_definition(own).oauth.refresh_url == "https://a.test/refresh"
-    bad = oauth_definition("rf", oauth={**base["oauth"], "refresh_url": "http://a.test/refresh"})
-    with pytest.raises(ProviderError) as exc:
-        parse_definition(bad)
-    assert exc.value.field == "oauth.refresh_url"
+def test_inspect_prints_figma_s_refresh_url(home, run):
     shown = json.loads(run("authsome", "inspect", "figma").stdout)["oauth"]
     assert shown["refresh_url"] == "https://api.figma.com/v1/oauth/refresh"
     assert shown["token_url"] == "https://api.figma.com/v1/oauth/token"
-
-
-def test_revocation_body_defaults_to_request_body_and_is_checked():
-    base = oauth_definition("rb")
-    assert parse_definition(base).oauth.revocation_body is None  # as request_body
-    as_json = oauth_definition("rb", oauth={**base["oauth"], "revocation_body": "json"})
-    assert parse_definition(as_json).oauth.revocation_body == "json"
-    bad = oauth_definition("rb", oauth={**base["oauth"], "revocation_body": "xml"})
-    with pytest.raises(ProviderError) as exc:
-        parse_definition(bad)
-    assert exc.value.field == "oauth.revocation_body"
