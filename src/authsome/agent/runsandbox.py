@@ -20,9 +20,13 @@ def run(sock, argv: list[str], env: dict, fields: list[bytes], caught: list[int]
     """Start the sandbox (`fields`: the listeners and hidden directories of the agent's
     b"sandbox" message); the status to exit with, or None when the namespace could not
     be made (the run's process was told why, and says it)."""
-    import socket
-
-    from authsome.proxy.netns import Listener, SandboxUnavailable, sandboxed_pid, spawn_covered
+    from authsome.proxy.netns import (
+        Listener,
+        SandboxUnavailable,
+        sandboxed_pid,
+        send_fds,
+        spawn_covered,
+    )
 
     listeners = [
         Listener(kind.decode(), address.decode(), int(port))
@@ -40,12 +44,10 @@ def run(sock, argv: list[str], env: dict, fields: list[bytes], caught: list[int]
             pass  # the run's process is gone too
         return None
     try:
-        socket.send_fds(sock, [wire.frame([b"listening"])], [s.fileno() for s in socks])
+        send_fds(sock, wire.frame([b"listening"]), [s.fileno() for s in socks])
     except OSError:
         pass  # the run's process is gone: no proxy, the child's status is all there is
     finally:
         for s in socks:
             s.close()  # the run's process has them now; bwrap never had them
-    status = foreground.wait_forwarding(child.pid, caught, sandboxed_pid)
-    child.returncode = status  # reaped above: Popen must not wait for it again
-    return status
+    return foreground.wait_forwarding(child.pid, caught, sandboxed_pid)

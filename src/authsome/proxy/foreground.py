@@ -61,7 +61,7 @@ def restore(previous: dict[int, object]) -> None:
         _signal.signal(signum, handler)
 
 
-def _close_inherited_fds() -> None:
+def close_inherited_fds() -> None:
     """What subprocess's close_fds does: descriptors we inherited stay out of the child."""
     try:
         fds = os.listdir("/proc/self/fd")
@@ -82,7 +82,7 @@ def run_child(command: list[str], env: dict, caught: list[int]) -> int:
     when it cannot start). `caught` holds signals that came before it existed."""
     if caught:
         return 128 + caught[0]  # told to stop before the child existed
-    _close_inherited_fds()
+    close_inherited_fds()
     try:
         pid = os.posix_spawnp(command[0], command, env, setsigdef=RESTORED)
     except (FileNotFoundError, PermissionError) as exc:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+
+# (No collections.abc in the annotations: the agent's thin `run` client imports this.)
 
 PROC_NET_UNIX = "/proc/net/unix"  # the host namespace's: `run` reads it before the fork
 
@@ -32,7 +33,7 @@ def listed(text: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def connectable(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
+def connectable(paths: list[str]) -> dict[str, tuple[int, int]]:
     """Those of `paths` that are sockets this process may connect to (write permission,
     through its uid or any of its groups), with their (device, inode)."""
     found = {}
@@ -46,7 +47,7 @@ def connectable(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
     return found
 
 
-def private_dirs(env: Mapping[str, str], uid: int, user: str) -> list[str]:
+def private_dirs(env: dict[str, str] | os._Environ, uid: int, user: str) -> list[str]:
     """Directories holding the user's sockets and secrets, to cover whole (they need
     not exist; the caller keeps those that do)."""
     home = env.get("HOME") or os.path.expanduser("~")
@@ -67,7 +68,7 @@ def private_dirs(env: Mapping[str, str], uid: int, user: str) -> list[str]:
     ]  # fmt: skip
 
 
-def sockets(hidden_dirs: Sequence[str], ssh_agent: str | None) -> list[str]:
+def sockets(hidden_dirs: list[str] | tuple[str, ...], ssh_agent: str | None) -> list[str]:
     """Every path socket this process could connect to now, but the ssh agent's and
     those in `hidden_dirs` (covered whole already)."""
     try:

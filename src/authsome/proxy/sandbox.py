@@ -129,17 +129,23 @@ def find_bwrap() -> str:
 def check() -> str | None:
     """None if `run --sandbox` works here, else why and the fix: a real trial (`true`
     in the same namespaces and binds, without the home hidden), for `authsome doctor`."""
-    import subprocess
-
     try:
         bwrap = find_bwrap()
-        box = Sandbox(os.getuid(), os.getgid(), (), (), (), "/etc/hosts")
-        env = {"PATH": os.environ.get("PATH") or "/usr/bin:/bin"}
-        child, _ = spawn(bwrap_args(bwrap, box, ["true"]), env, [], stderr=subprocess.PIPE)
     except SandboxUnavailable as exc:
         return str(exc)
-    _, err = child.communicate(timeout=30)
-    if child.returncode != 0:
+    box = Sandbox(os.getuid(), os.getgid(), (), (), (), "/etc/hosts")
+    env = {"PATH": os.environ.get("PATH") or "/usr/bin:/bin"}
+    errors, stderr = os.pipe()
+    try:
+        child, _ = spawn(bwrap_args(bwrap, box, ["true"]), env, [], stderr=stderr)
+    except SandboxUnavailable as exc:
+        os.close(errors)
+        return str(exc)
+    finally:
+        os.close(stderr)
+    with open(errors, "rb") as f:
+        err = f.read()  # to its end: bwrap and `true` are done
+    if child.wait() != 0:
         said = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         return f"bubblewrap could not make the sandbox ({said[0]})"
     return None

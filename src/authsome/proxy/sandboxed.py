@@ -76,8 +76,10 @@ def serve_on(proxy, socks, listeners) -> None:
 def start_sandboxed(plan: Plan, proxy):
     """bwrap with CMD in the sandbox's namespaces; `proxy` gets the listeners bound
     there. Raises SandboxUnavailable before CMD starts."""
+    import socket
+
     child, socks = spawn_covered(plan.argv, plan.env, plan.listeners, plan.hidden_dirs)
-    serve_on(proxy, socks, plan.listeners)
+    serve_on(proxy, [socket.socket(fileno=s.detach()) for s in socks], plan.listeners)
     return child
 
 
