@@ -90,12 +90,16 @@ def test_ca_is_name_constrained(vault):
     assert bc.critical and bc.value.ca
 
 
-def test_exit_status_passthrough(vault, mode):
+def test_exit_status_passthrough(vault, mode, tmp_path):
     assert authsome_run(*mode, "--", "sh", "-c", "exit 7").returncode == 7
     assert authsome_run(*mode, "--", "sh", "-c", "kill -9 $$").returncode == 137
     assert authsome_run(*mode, "--", "true").returncode == 0
     missing = authsome_run(*mode, "--", "no-such-command-xyz")
     assert missing.returncode == 127 and "not found" in missing.stderr
+    not_runnable = tmp_path / "script"
+    not_runnable.write_text("#!/bin/sh\n")  # no x bit
+    denied = authsome_run(*mode, "--", str(not_runnable))
+    assert denied.returncode == 126 and "permission denied" in denied.stderr, denied.stderr
     usage = authsome_run(*mode)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
@@ -135,14 +139,16 @@ def test_signals_reach_the_child_and_cleanup(vault, mode):
         assert not os.path.exists(tmpdir)
 
 
-def test_sigterm_to_run_kills_default_child_and_cleans_up(vault, mode):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigterm_to_run_kills_default_child_and_cleans_up(vault, mode, sig):
+    """A child that keeps the default action dies of the signal `run` forwards: 130, 143."""
     proc = _start(mode, "sh", "-c", 'dirname "$SSL_CERT_FILE"; exec sleep 30')
     tmpdir = proc.stdout.readline().strip()
     assert os.path.isdir(tmpdir)
     t = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     proc.communicate(timeout=20)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == 128 + sig
     assert time.monotonic() - t < 10
     assert not Path(tmpdir).exists()
 
