@@ -169,7 +169,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(
     assert len(seen["requests"]) == 2 + bool(known["node"]) + bool(known["java"])
 
 
-def test_without_bwrap_sandbox_stops_before_the_command(vault, tmp_path):
+def test_without_bwrap_sandbox_stops_before_the_command(vault, tmp_path, run_mode):
     """Never a silent unsandboxed run: exit 2, one line with the fix, CMD not started."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -183,7 +183,7 @@ def test_without_bwrap_sandbox_stops_before_the_command(vault, tmp_path):
     assert not marker.exists()
 
 
-def test_config_makes_the_sandbox_the_default(vault):
+def test_config_makes_the_sandbox_the_default(vault, run_mode):
     (vault / "config").write_text("[run]\nsandbox = true\n")
     ours = os.readlink("/proc/self/ns/net")
     inside = authsome_run("--", "readlink", "/proc/self/ns/net")
@@ -197,9 +197,10 @@ NO_USERNS = ["bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/",
              "--proc", "/proc", "--dev", "/dev", "--"]  # fmt: skip
 
 
-def test_without_user_namespaces_sandbox_stops_before_the_command(vault, tmp_path):
+def test_without_user_namespaces_sandbox_stops_before_the_command(vault, tmp_path, run_mode):
     """Where user namespaces cannot be made (here: inside a bwrap that forbids them),
-    --sandbox exits 2 with the reason and the fix; CMD never runs."""
+    --sandbox exits 2 with the reason and the fix; CMD never runs. Through the agent,
+    the client fails to make them and tells the run's process, which says it."""
     marker = tmp_path / "ran"
     res = subprocess.run(
         [*NO_USERNS, tool("authsome"), "run", "--sandbox", "--", "touch", str(marker)],
