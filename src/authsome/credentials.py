@@ -320,6 +320,13 @@ class CredentialService:
         )
 
     # -- writing ------------------------------------------------------------------------
+    def check_vault_opens(self) -> None:
+        """Raise VaultUnavailable, as a write would, unless the vault opens: its data key
+        unwraps, or a new vault is created (its header written). For a login, before the
+        flow: a key that does not open the vault must not cost the user a sign-in whose
+        token is then dropped. The data key stays in this process for the write."""
+        self.vault.open_for_writing()
+
     def store_token(
         self,
         provider: str,

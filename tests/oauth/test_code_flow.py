@@ -3,9 +3,7 @@ authlib-based test server on loopback. Nothing here is mocked."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
 import socket
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +12,7 @@ import httpx
 import pytest
 
 from authsome.credentials import CredentialService
+from authsome.oauth.tokens import ClientCredentials
 from oauth.kit import (
     Login,
     assert_no_leak,
@@ -162,32 +161,36 @@ def test_browser_page_shows_the_failed_exchange(home, server, port, idle_browser
     assert "not-the-secret" not in page.text + login.err
 
 
-def test_browser_page_waits_for_the_vault_write(home, server, port, idle_browser, run, monkeypatch):
-    """The page says "Signed in" only once the token is in the vault: a vault that will not
-    take it (here a key that does not open it; nothing needs opening before the write)
-    shows the failure in the browser, login exits 6 (vault unavailable), nothing is stored."""
+def test_browser_page_waits_for_the_vault_write(home, server, port, idle_browser, run):
+    """The page says "Signed in" only once the token is in the vault: a vault that opened
+    before the flow (test_login_vault_first.py) but will not take the write (here a
+    directory in the way of the record, as a full disk or a read-only mount would refuse
+    it) shows the failure in the browser, login exits 6 (vault unavailable), nothing is
+    stored."""
     write_provider(home, server, "vw", pkce=True)
     server.register_client("vw-app", redirect_uris=[redirect(port)])
     seeded = json.dumps({"access_token": "vw-other-token-1", "expires_in": 3600})
     assert run("authsome-helper", "store", "hubspot", input=seeded).returncode == 0
+    CredentialService().store_client("vw", ClientCredentials("vw-app"))  # reused: not written
     records = {p: p.read_bytes() for p in (home / "vault").rglob("*.rec")}
-    right_key = os.environ["AUTHSOME_MASTER_KEY"]
-    monkeypatch.setenv("AUTHSOME_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
-    login = Login("vw", "--client-id", "vw-app")
+    login = Login("vw")
     authorize_url = wait_for(
         lambda: idle_browser.exists() and idle_browser.read_text().strip(), what="browser"
     ).splitlines()[0]
+    in_the_way = home / "vault" / "connections" / "vw%3Adefault.rec"  # the token's record
+    (in_the_way / "x").mkdir(mode=0o700, parents=True)
     with httpx.Client(timeout=30, follow_redirects=True) as http:
         page = http.get(authorize_url)
     assert login.wait() == 6, login.err
     assert token_requests(server)[-1]["status"] == 200  # the exchange itself went through
     assert page.status_code >= 500 and "Signed in" not in page.text
-    assert "does not open this vault" in page.text and "does not open this vault" in login.err
+    reason = f"cannot write {in_the_way}: Is a directory"
+    assert reason in page.text and login.err.strip().splitlines()[-1] == f"authsome: {reason}"
     assert "Logged in" not in login.err and "Traceback" not in login.err
-    monkeypatch.setenv("AUTHSOME_MASTER_KEY", right_key)
+    (in_the_way / "x").rmdir()
+    in_the_way.rmdir()
     assert {p: p.read_bytes() for p in (home / "vault").rglob("*.rec")} == records
     assert run("authsome-helper", "get", "vw").returncode == 3
-    assert CredentialService().client("vw") is None
     assert_no_leak([login.out, login.err, page.text], home, secrets_seen(server))
 
 

@@ -3,7 +3,9 @@ SDK client with no auth of its own calling a tool under `authsome run`."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import stat
 from urllib.parse import parse_qs, urlsplit
 
@@ -128,6 +130,23 @@ def test_server_without_s256_is_refused(home, auth, mcp, reach, run):
     res = run("authsome", "login", "--mcp", mcp.url)
     assert_refused(res, home, run, "refused", "S256")
     assert auth.counts["register"] == 0
+
+
+def test_a_vault_that_does_not_open_stops_before_discovery(
+    home, auth, mcp, reach, run, tmp_path, monkeypatch
+):
+    """A key that does not open the vault: exit 6 before anything reaches the server (no
+    client registered at it, no definition written, no browser opened)."""
+    seeded = '{"access_token": "mcp-other-token-1", "expires_in": 3600}'
+    assert run("authsome-helper", "store", "hubspot", input=seeded).returncode == 0
+    monkeypatch.setenv("AUTHSOME_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    res = run("authsome", "login", "--mcp", mcp.url)
+    assert res.returncode == 6, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not open this vault" in lines[0], res.stderr
+    assert auth.counts["register"] == 0 and auth.requests == []
+    assert not (home / "providers" / f"{NAME}.json").exists()
+    assert not (tmp_path / "browser.log").exists()
 
 
 def test_refresh_carries_the_resource(home, auth, mcp, reach, run):

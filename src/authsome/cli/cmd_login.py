@@ -239,6 +239,7 @@ def _login_from_env(service, definition, connection: str, params: dict[str, str]
 def _login_api_key(
     service, definition, connection: str, args: argparse.Namespace, params: dict[str, str]
 ) -> int:
+    service.check_vault_opens()  # before the key is read: it would only be dropped
     cfg = definition.api_key
     prompt = cfg.basic_user_prompt if cfg is not None else None
     user = None
@@ -287,6 +288,9 @@ def _login_oauth(
         return 0
     provider = fill_provider(definition, params)
     check_filled(provider)
+    # Before the browser opens: a vault that will not take the token fails here, not
+    # after the user has signed in.
+    service.check_vault_opens()
 
     stored = service.client(definition.name)
     client = stored

@@ -62,6 +62,7 @@ def run_mcp(args: argparse.Namespace, url: str, name: str | None) -> int:
     existing = _existing_definition(service, name, url)
     if existing is not None and not args.scopes and _already(service, existing, connection, args):
         return 0
+    service.check_vault_opens()  # before discovery, registration and the browser
 
     found = mcp_login.discover(url)
     previous = list(existing.oauth.scopes) if existing and existing.oauth else []

@@ -108,8 +108,16 @@ class FileBackend:
             return None
 
     def write(self, kind: str, name: str, blob: bytes) -> None:
-        paths.ensure_dir(self._dir(kind))
-        atomic_write(self._path(kind, name), blob)
+        path = self._path(kind, name)
+        try:
+            paths.ensure_dir(self._dir(kind))
+            atomic_write(path, blob)
+        except OSError as exc:
+            # A full disk, a read-only mount, something in the way: the vault cannot take
+            # the record (exit 6), said in one line rather than as an internal error.
+            from authsome.errors import VaultUnavailable
+
+            raise VaultUnavailable(f"cannot write {path}: {exc.strerror or exc}") from None
         _sweep_temp_files(self._dir(kind))
 
     def delete(self, kind: str, name: str) -> bool:

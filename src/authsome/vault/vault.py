@@ -183,10 +183,16 @@ class Vault:
             self._marks.raise_to(f"{kind}/{name}", version)
         return record
 
-    def put(self, kind: str, name: str, record: dict) -> None:
+    def open_for_writing(self) -> bytes:
+        """The data key a write uses: unwrapped, or made with a new vault's header.
+        VaultUnavailable when the key in force does not open the vault."""
         paths.ensure_home()
         key = self.data_key(create=True)
         assert key is not None
+        return key
+
+    def put(self, kind: str, name: str, record: dict) -> None:
+        key = self.open_for_writing()
         data = jsonlite.dumps(record, separators=(",", ":")).encode()
         if self._marks is None:
             self.backend.write(kind, name, crypto.seal(key, data, crypto.record_aad(kind, name)))
