@@ -104,8 +104,16 @@ def run_code_flow(
             try:
                 on_tokens(tokens, client)
             except AuthsomeError as exc:
-                # Signed in at the provider, but not usable here: the vault did not take it.
-                server.report(False, f"authsome could not keep the {name} token: {exc}")
+                # Signed in at the provider, but not usable here (the vault did not take
+                # the token): a local failure, 500, and not the provider's (502). The
+                # reason is our own one line (a path, a key source), never a secret.
+                server.report(
+                    False,
+                    f"The sign-in at {name} worked, but authsome could not store the token: "
+                    f"{exc}. Nothing was saved; see the terminal.",
+                    status=500,
+                    title="Token not stored",
+                )
                 raise
         server.report(True, f"authsome is signed in to {name} ({connection}). You can close "
                       "this tab and return to the terminal.")  # fmt: skip

@@ -92,7 +92,7 @@ class LoopbackServer:
         self.result: CallbackResult | None = None
         self.done = threading.Event()  # the callback came (result is set)
         self.client_ready = threading.Event()  # the form was submitted (client is set)
-        self.outcome: tuple[bool, str] | None = None  # (success, text) for the browser
+        self.outcome: tuple[int, str, str] | None = None  # the browser's (status, title, text)
         self.outcome_ready = threading.Event()
         self.answered = threading.Event()  # the callback's page went out (or gave up)
         self.lock = threading.Lock()
@@ -151,12 +151,15 @@ class LoopbackServer:
         self.done.set()
         return True
 
-    def report(self, ok: bool, text: str) -> None:
+    def report(self, ok: bool, text: str, *, status: int = 502, title: str = "") -> None:
         """The outcome of the code exchange, for the browser waiting on its callback
-        (the first report counts)."""
+        (the first report counts). A failure's page is `status` (502 by default: the
+        provider's answer failed) with `title` (default "Sign-in failed")."""
+        if ok:
+            status, title = 200, f"Signed in to {self.display_name}"
         with self.lock:
             if self.outcome is None:
-                self.outcome = (ok, text)
+                self.outcome = (status, title or "Sign-in failed", text)
         self.outcome_ready.set()
 
     def stray_callback(self) -> None:
@@ -271,11 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.answered.set()
         try:
             owner.outcome_ready.wait(OUTCOME_WAIT)
-            late = (False, "authsome did not finish in time; see the terminal.")
-            ok, text = owner.outcome or late
-            if ok:
-                return self._page(200, f"Signed in to {owner.display_name}", text)
-            self._page(502, "Sign-in failed", text, error=True)
+            late = (502, "Sign-in failed", "authsome did not finish in time; see the terminal.")
+            status, title, text = owner.outcome or late
+            self._page(status, title, text, error=status != 200)
         finally:
             owner.answered.set()
 
