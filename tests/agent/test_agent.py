@@ -150,6 +150,28 @@ def test_cli_reads_answer_the_same_through_the_agent(agent_home):
     assert agent_home.run("authsome", "get", "nope").returncode == 4
 
 
+def test_unknown_key_warnings_come_through_the_agent_as_without(agent_home):
+    """A user file's unknown key is said once on stderr by `get` and `run` served by the
+    agent, exactly as in-process; stdout is unchanged."""
+    seed(agent_home)
+    path = os.path.join(agent_home.path, "providers", "bench.json")
+    with open(path, "w") as f:
+        json.dump(dict(BENCH, display_nam="typo"), f)
+    agent_home.start_agent()
+    before = served(agent_home)
+    line = f"{path}: unknown key 'display_nam' (did you mean 'display_name'?)".encode()
+    for args in (
+        ["get", "bench", "--field", "status"],
+        ["run", "--only", "bench", "--", "sh", "-c", "echo child ran"],
+    ):
+        without = agent_home.run("authsome", *args, env=OFF)
+        with_agent = agent_home.run("authsome", *args)
+        assert outcome(with_agent) == outcome(without), args
+        assert with_agent.returncode == 0 and with_agent.stderr.count(line) == 1, args
+        assert with_agent.stdout in (b"connected\n", b"child ran\n")
+    assert served(agent_home) - before == 2
+
+
 def test_cli_help_and_other_commands_stay_in_process(agent_home):
     seed(agent_home)
     agent_home.start_agent()

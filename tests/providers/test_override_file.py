@@ -169,3 +169,43 @@ def test_login_shows_the_unknown_key_warnings_too(home, run):
     # a refused login warns as well: the typo may be why it was refused
     r = run("authsome", "login", "openai", "--flow", "pkce")
     assert r.returncode == 2 and r.stderr.count(line) == 1, r.stderr
+
+
+def test_get_export_run_and_logout_warn_once_on_stderr_leaving_stdout_alone(home, run):
+    """Every command that uses the definition says its file's unknown keys, once, on
+    stderr; stdout (what scripts parse or eval) is exactly what it is without them."""
+    key = "sk-override-warn-key-2"
+    r = run("authsome", "login", "openai", "--api-key-stdin", input=key)
+    assert r.returncode == 0, r.stderr
+    plain = {
+        "get": run("authsome", "get", "openai", "--field", "status"),
+        "json": run("authsome", "get", "openai", "--json"),
+        "export": run("authsome", "export", "openai", "openai", "--format", "env"),
+        "run": run("authsome", "run", "--only", "openai", "--", "sh", "-c", "echo child ran"),
+    }
+    assert all(r.returncode == 0 and "unknown key" not in r.stderr for r in plain.values())
+    assert shell(OVERRIDE.format(name="openai")).returncode == 0
+    path = home / "providers" / "openai.json"
+    data = json.loads(path.read_text())
+    data["api_key"]["key_patern"] = "^sk-proj-"
+    path.write_text(json.dumps(data, indent=2))
+    line = f"{path}: unknown key 'api_key.key_patern' (did you mean 'api_key.key_pattern'?)"
+    warned = {
+        "get": run("authsome", "get", "openai", "--field", "status"),
+        "json": run("authsome", "get", "openai", "--json"),
+        "export": run("authsome", "export", "openai", "openai", "--format", "env"),
+        "run": run("authsome", "run", "--only", "openai", "--", "sh", "-c", "echo child ran"),
+    }
+    for what, r in warned.items():
+        assert r.returncode == 0, (what, r.stderr)
+        assert r.stderr.count(line) == 1, (what, r.stderr)
+        if what == "json":  # expires_in and the like may differ by a second: compare parsed
+            assert json.loads(r.stdout) == json.loads(plain[what].stdout)
+        else:
+            assert r.stdout == plain[what].stdout, what
+    assert warned["get"].stdout == "connected\n" and warned["run"].stdout == "child ran\n"
+    assert warned["export"].stdout == f"export OPENAI_API_KEY='{key}'\n"
+    assert key not in "".join(r.stderr for r in warned.values())
+    r = run("authsome", "logout", "openai")
+    assert r.returncode == 0 and r.stderr.count(line) == 1, r.stderr
+    assert run("authsome", "get", "openai").returncode == 3

@@ -46,6 +46,7 @@ WARM = (
     "authsome.vault.vault",
     "authsome.vault.keys",
     "authsome.providers.matching",
+    "authsome.providers.unknown",  # a user file's unknown-key warnings (get, run)
     "authsome.protocol.k8s",
     "authsome.protocol.bazel",
     "traceback",

@@ -33,8 +33,11 @@ def run(args) -> int:
     refuse_inside_run("authsome export")
 
     service = CredentialService(warn=warn)
+    names = list(dict.fromkeys(output.provider_name(name) for name in args.names))
+    for name in names:  # each file's unknown keys once, on stderr: stdout is eval'd
+        output.warn_unknown_keys(service.registry, service.registry.get(name))
     variables: dict[str, str] = {}
-    for name in args.names:
-        variables.update(service.get(output.provider_name(name), args.connection).env)
+    for name in names:
+        variables.update(service.get(name, args.connection).env)
     sys.stdout.write(render(variables, args.format))
     return 0

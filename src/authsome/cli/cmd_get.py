@@ -81,6 +81,9 @@ def run(args) -> int:
         raise UsageError("refresh tokens are never printed")
     if args.field and args.field not in FIELDS:
         raise UsageError(f"unknown field '{args.field}' (one of {', '.join(FIELDS)})")
+    # A typo in the user's file (`key_patern`) silently falls back to a default: say so
+    # on stderr (stdout is the script's), as every command reading the definition does.
+    output.warn_unknown_keys(service.registry, service.registry.get(args.name))
     if args.field in SECRET_FIELDS:
         # A script asking for the token wants one it can use now: refresh if needed.
         cred = service.get(args.name, args.connection)

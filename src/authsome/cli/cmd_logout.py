@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     args.name = output.provider_name(args.name)
     service = CredentialService()
     provider = service.registry.get(args.name)
+    output.warn_unknown_keys(service.registry, provider)
     result = service.erase(args.name, args.connection, revoke=not args.no_revoke)
     where = f"{provider.display_name} ({args.connection})"
     if result.revoke_error:

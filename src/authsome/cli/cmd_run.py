@@ -122,7 +122,12 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
     """
     from authsome.errors import UnknownProvider
     from authsome.fastpath import stored_connections
-    from authsome.providers.rules import definition_secret_env_var, fill_hosts, provider_raw
+    from authsome.providers.rules import (
+        definition_secret_env_var,
+        fill_hosts,
+        provider_raw,
+        user_file,
+    )
     from authsome.proxy.routes import Route, select_connections
     from authsome.records import status_of
 
@@ -136,11 +141,18 @@ def plan_routes(only: list[str] | None, picks: dict[str, str]):
     stored = [(p, c, status_of(r)) for (p, c), r in records.items()]
     chosen, warnings = select_connections(stored, only, picks)
     routes, managed = [], []
+    checked: set[str] = set()
     for provider, connection in chosen:
         data = definitions.get(provider) or provider_raw(provider)
         if data is None:
             warnings.append(f"{provider}: no provider definition; not injected")
             continue
+        path = user_file(provider) if provider not in checked else None
+        checked.add(provider)
+        if path is not None:  # only a user file can hold an unknown key: bundled ones cost nothing
+            from authsome.providers.unknown import file_warnings
+
+            warnings.extend(f"warning: {line}" for line in file_warnings(data, path))
         data = fill_hosts(data, records[(provider, connection)].get("params"))
         urls = tuple(u for u in data.get("api_url") or () if isinstance(u, str))
         routes.append(Route(provider, connection, urls))

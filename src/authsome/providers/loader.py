@@ -187,15 +187,15 @@ class Registry:
 
     def warnings(self, names: list[str] | None = None) -> dict[str, list[str]]:
         """User file -> a line per unknown key it holds (the loaded ones among `names`)."""
-        from authsome.providers.unknown import describe, unknown_keys
-
         out: dict[str, list[str]] = {}
         for name in self.names() if names is None else names:
             provider = self._load(name) if name in self._custom else None
             if provider is not None and provider.path:
-                found = unknown_keys(provider.raw)
+                from authsome.providers.unknown import file_warnings  # user files only
+
+                found = file_warnings(provider.raw, provider.path)
                 if found:
-                    out[provider.path] = [describe(provider.path, k, n) for k, n in found]
+                    out[provider.path] = found
         return out
 
 

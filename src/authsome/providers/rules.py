@@ -82,14 +82,20 @@ def provider_raw(name: str, home: str | None = None) -> dict | None:
     loader says why: a broken or refused file)."""
     if "/" in name or name.startswith("."):
         return None
-    custom = os.path.join(paths.providers_dir(home), name + ".json")
-    try:
-        counts = os.stat(custom).st_size > 0
-    except OSError:
-        counts = False
-    if counts:
+    custom = user_file(name, home)
+    if custom is not None:
         return None if writable_by_others(custom) else read_raw(custom)
     return read_raw(os.path.join(BUNDLED_DIR, name + ".json"))
+
+
+def user_file(name: str, home: str | None = None) -> str | None:
+    """The path of the user's definition file for `name` when it counts (it exists and is
+    not empty: see custom_files), else None: the bundled one is in force."""
+    custom = os.path.join(paths.providers_dir(home), name + ".json")
+    try:
+        return custom if os.stat(custom).st_size > 0 else None
+    except OSError:
+        return None
 
 
 def all_providers_raw(home: str | None = None, mentions: str | None = None) -> list[dict]:

@@ -4,7 +4,6 @@ schema says, but named (with the nearest known key) so that a typo such as
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import attrs
@@ -35,6 +34,8 @@ def _check(block: Any, cls: type, prefix: str, out: list[tuple[str, str | None]]
     known = field_names(cls)
     for key in block:
         if key not in known:
+            import difflib  # only for a file that has an unknown key: the hot path has none
+
             near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             out.append((f"{prefix}{key}", f"{prefix}{near[0]}" if near else None))
 
@@ -54,6 +55,11 @@ def unknown_keys(data: dict) -> list[tuple[str, str | None]]:
         for key, item in (entries if isinstance(entries, dict) else {}).items():
             _check(item, cls, f"{name}.{key}.", out)
     return out
+
+
+def file_warnings(data: dict, path: str) -> list[str]:
+    """The warning lines of the user file at `path`, whose definition is `data`."""
+    return [describe(path, key, near) for key, near in unknown_keys(data)]
 
 
 def describe(path: str | None, key: str, near: str | None) -> str:
