@@ -11,6 +11,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -260,6 +262,27 @@ def test_killed_agent_leaves_a_socket_the_next_run_replaces(agent_home):
     r = agent_home.run("authsome-helper", "get", "bench")  # refused: runs in-process
     assert r.returncode == 0 and b"tok-bench" in r.stdout
     assert int(agent_home.wait_agent()["pid"]) != pid
+
+
+def test_the_socket_appears_only_once_the_agent_listens(agent_home):
+    """The agent warms up (imports, a throwaway CA) before it serves. Its socket must not
+    be there meanwhile: a client would connect and be refused (it would start yet another
+    agent) or wait on a backlog nobody reads."""
+    path = client.socket_path(agent_home.path)
+    agent = subprocess.Popen([sys.executable, "-m", "authsome.agent"], env=agent_home.env)
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(path):
+            assert time.monotonic() < deadline and agent.poll() is None, "no socket came"
+            time.sleep(0.001)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(path)  # ConnectionRefusedError if it is not listening yet
+            s.sendall(wire.frame([wire.MAGIC, b"", b"status"]))
+            assert s.recv(1) == wire.ACCEPTED  # and it answers at once
+    finally:
+        client.control(agent_home.path, "stop")  # our child: reaped by wait, not polled
+        agent.wait(timeout=30)
 
 
 def test_idle_agent_exits(agent_home):

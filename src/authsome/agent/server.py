@@ -319,18 +319,22 @@ class Agent:
             return 0  # another agent runs (or starts) for this home
         if len(os.fsencode(self.path)) > client.SUN_PATH_MAX:
             return 0
+        # Bound beside its place and moved there once it listens (below): a client finds
+        # no socket, a dead agent's (refused at once), or one that answers; never one
+        # that keeps it waiting while this agent warms up.
+        staging = os.path.join(agent_dir, "new.sock")
         try:
-            os.unlink(self.path)  # a dead agent's socket: the lock says nobody serves it
+            os.unlink(staging)  # a dead agent's: the lock says nobody else is here
         except FileNotFoundError:
             pass
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
-            listener.bind(self.path)
+            listener.bind(staging)
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
-        ino = os.stat(self.path).st_ino
+        os.chmod(staging, 0o600)
+        ino = os.stat(staging).st_ino
         os.chdir("/")
         for name in WARM:
             try:
@@ -343,6 +347,7 @@ class Agent:
         runs.warm()
         self.watch = CodeWatch()
         listener.listen(64)
+        os.rename(staging, self.path)  # replaces a dead agent's socket in one step
         self.own_fds = [listener.fileno(), lock_fd]
         last = time.monotonic()
         try:
