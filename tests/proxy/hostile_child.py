@@ -179,6 +179,19 @@ def ca_key():
     return "PRIVATE KEY" in seen, f"{sorted(os.listdir(tmpdir))} " + seen[-200:]
 
 
+def inherited_sockets():
+    """Descriptors it did not open itself: a socket among them (the client's connection
+    to the run's process, the agent's listener) would be a road out of the sandbox."""
+    seen = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            seen[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+    leaked = {fd: what for fd, what in seen.items() if fd > 2 and what.startswith("socket:")}
+    return bool(leaked), f"{seen}"
+
+
 api, port = known["api_host"], known["api_port"]
 attempt("authsome export", command("authsome", "export", "testapi"))
 attempt("authsome get --show-secret", command("authsome", "get", "testapi", "--show-secret"))
@@ -205,6 +218,7 @@ attempt("the run's CA key", ca_key)
 attempt("TCP to the API host's real address", tcp(known["upstream_port"]))
 attempt("TCP to another host loopback server", tcp(known["other_port"]))
 attempt("network interfaces and routes", network)
+attempt("inherited sockets", inherited_sockets)
 
 # And what must work: the token injected, with and without the proxy variables.
 url = f"https://{api}:{port}/echo"

@@ -144,7 +144,7 @@ def test_hostile_child_finds_no_secret_and_the_api_still_works(
 
     failed_roads = {n: a["saw"][:300] for n, a in seen["attempts"].items() if a["ok"]}
     assert failed_roads == {}, failed_roads
-    assert len(seen["attempts"]) == 21
+    assert len(seen["attempts"]) == 22
     assert "agent listening" in res.stderr  # so the agent-socket road had a live end
     served = "1 requests served" if through == "agent" else "0 requests served"
     assert served in res.stderr  # the run went through the agent, or not
