@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pytest
@@ -39,6 +40,9 @@ CLIENTS = {
         "h={'Authorization':'Bearer '+os.environ['TESTAPI_TOKEN']};"
         "print(httpx.get(sys.argv[1],headers=h,timeout=20).text)",
     ],
+    # GNU wget built with GnuTLS (Debian's) reads no CA variable: it trusts the bundle
+    # through the wgetrc `run` gives it (WGETRC).
+    "wget": ["sh", "-c", 'wget -q -O - --header "Authorization: Bearer $TESTAPI_TOKEN" "$0"'],
     "urllib": [
         PY,
         "-c",
@@ -55,6 +59,8 @@ def auth_headers(upstream: Upstream, index: int = -1) -> list[str]:
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_real_token_replaces_placeholder(client, vault, upstream, mode):
+    if client == "wget" and shutil.which("wget") is None:
+        pytest.skip("wget is not installed")
     url = f"https://{API_HOST}:{upstream.port}/echo?q=secret-query"
     res = authsome_run(*mode, *resolve_args(upstream.port), "--", *CLIENTS[client], url)
     assert res.returncode == 0, res.stderr
@@ -226,3 +232,26 @@ def test_another_host_header_gets_421_and_no_token(vault, upstream, mode):
     assert res.stdout.split() == ["421", "405", "200"]
     assert [r["method"] for r in upstream.requests] == ["GET"]  # only the honest one arrived
     assert auth_headers(upstream) == [f"Bearer {TOKEN}"]
+
+
+def test_a_users_own_wgetrc_is_left_alone(vault, tmp_path, monkeypatch):
+    """WGETRC would replace the user's wgetrc (which may hold passwords we do not copy):
+    with one of their own, `run` sets no WGETRC and writes none."""
+    own = tmp_path / "mine"
+    own.write_text("tries = 2\n")
+    show = [
+        PY,
+        "-c",
+        "import json, os; run_dir = os.path.dirname(os.environ['SSL_CERT_FILE']); "
+        "print(json.dumps([os.environ.get('WGETRC'), sorted(os.listdir(run_dir))]))",
+    ]
+    monkeypatch.setenv("WGETRC", str(own))
+    res = authsome_run("--", *show)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == [str(own), ["bundle.pem", "ca.pem"]]
+    monkeypatch.delenv("WGETRC")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".wgetrc").write_text("tries = 2\n")
+    res = authsome_run("--", *show)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == [None, ["bundle.pem", "ca.pem"]]

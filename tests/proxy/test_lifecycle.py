@@ -43,6 +43,8 @@ def test_child_environment_and_secrets(vault, tmp_path, monkeypatch):
     private_tmp = tmp_path / "tmpdir"
     private_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.wgetrc: the run gives wget its own
+    monkeypatch.delenv("WGETRC", raising=False)
     monkeypatch.setenv("NO_PROXY", "corp.internal,.example.org")
     monkeypatch.setenv("AUTHSOME_PASSPHRASE", "hunter2-passphrase")
     res = authsome_run("--", PY, "-c", INSPECT)
@@ -62,8 +64,10 @@ def test_child_environment_and_secrets(vault, tmp_path, monkeypatch):
         assert env[var] == bundle
     assert env["AWS_CA_BUNDLE"] == bundle
     assert env["NODE_EXTRA_CA_CERTS"] == ca and env["DENO_CERT"] == ca
+    assert env["WGETRC"] == os.path.join(seen["tmpdir"], "wgetrc")
+    assert seen["files"][env["WGETRC"]] == f"ca_certificate = {bundle}\n"
     # only public material in a private directory, gone after the run
-    assert seen["listing"] == ["bundle.pem", "ca.pem"] and seen["tmpmode"] == "0o700"
+    assert seen["listing"] == ["bundle.pem", "ca.pem", "wgetrc"] and seen["tmpmode"] == "0o700"
     assert not os.path.exists(seen["tmpdir"])
     ca_pem = seen["files"][ca]
     assert ca_pem.strip() and ca_pem.strip() in seen["files"][bundle]

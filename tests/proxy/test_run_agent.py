@@ -225,7 +225,7 @@ def test_the_child_gets_the_clients_whole_environment_as_in_process(run_mode, tm
     show = (
         "import json, os; e = dict(os.environ); "
         "e['bundle'] = open(e['SSL_CERT_FILE']).read().count('b3duLWNh'); "
-        "per_run = ('CERTS', 'CERT', 'BUNDLE', 'CAINFO', 'FILE'); "
+        "per_run = ('CERTS', 'CERT', 'BUNDLE', 'CAINFO', 'FILE', 'WGETRC'); "
         "[e.pop(k) for k in list(e) if 'PROXY' in k.upper() or k.endswith(per_run)]; "
         "e.pop('AUTHSOME_AGENT'); "
         "print(json.dumps(e, sort_keys=True))"

@@ -50,7 +50,7 @@ VAULT_KEY_ENV = (b"AUTHSOME_MASTER_KEY", b"AUTHSOME_PASSPHRASE")
 # `authsome run` also folds the user's own CA files into the child's trust bundle, and
 # plans `--sandbox` from what hides the user's sockets and keeps the ssh agent's, and
 # adds its Java trust store to the user's Java options.
-RUN_ONLY_ENV = (b"REQUESTS_CA_BUNDLE", b"CURL_CA_BUNDLE", b"JAVA_TOOL_OPTIONS")
+RUN_ONLY_ENV = (b"REQUESTS_CA_BUNDLE", b"CURL_CA_BUNDLE", b"JAVA_TOOL_OPTIONS", b"WGETRC")
 RUN_ONLY_ENV += (b"SSH_AUTH_SOCK", b"TMUX_TMPDIR", b"SCREENDIR", b"GNOME_KEYRING_CONTROL")
 
 

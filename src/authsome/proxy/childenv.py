@@ -32,8 +32,10 @@ def child_env(
     ca_path: str,
     bundle_path: str,
     managed_vars: Iterable[str] = (),
+    wgetrc: str | None = None,
 ) -> dict[str, str]:
-    """`base` (the user's environment) adjusted for a child that talks through the proxy."""
+    """`base` (the user's environment) adjusted for a child that talks through the proxy.
+    `wgetrc`: a wgetrc naming the bundle, for a wget that reads no CA variable."""
     env = {k: v for k, v in base.items() if k not in REMOVED}
     for name in PROXY_VARS:
         env[name] = proxy_url
@@ -46,6 +48,8 @@ def child_env(
         env[name] = ca_path
     for name in managed_vars:
         env[name] = PLACEHOLDER
+    if wgetrc is not None:
+        env["WGETRC"] = wgetrc
     env[RUN_MARKER] = "1"  # secret-handing commands refuse inside (SPEC §6.10)
     return env
 

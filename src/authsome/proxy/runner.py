@@ -113,6 +113,22 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
     return out[0], out[1]
 
 
+def write_wgetrc(directory: str, bundle_path: str, env: Mapping[str, str]) -> str | None:
+    """A wgetrc trusting the bundle, for GNU wget built with GnuTLS (Debian's, Ubuntu's),
+    which reads no CA variable; None when the user has a wgetrc of their own (WGETRC
+    would replace it, and it may hold passwords we will not copy)."""
+    home = env.get("HOME")
+    if "WGETRC" in env or (home and os.path.lexists(os.path.join(home, ".wgetrc"))):
+        return None
+    path = os.path.join(directory, "wgetrc")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        _write_all(fd, [f"ca_certificate = {bundle_path}\n".encode()])
+    finally:
+        os.close(fd)
+    return path
+
+
 def _write_all(fd: int, parts: list[bytes]) -> None:
     """All of `parts`, unjoined (the roots are ~200 KB: no copies of them)."""
     view = [memoryview(p) for p in parts if p]
@@ -266,10 +282,11 @@ def run(
     proxy: ProxyThread | None = None
     try:
         ca_path, bundle_path = write_trust(tmp, ca.cert_pem, os.environ)
+        wgetrc = write_wgetrc(tmp, bundle_path, os.environ)
         if sandbox is None:
             proxy = ProxyThread(make_server)
             url = f"http://{PROXY_USER}:{password}@127.0.0.1:{proxy.port}"
-            env = child_env(os.environ, url, ca_path, bundle_path, managed_vars)
+            env = child_env(os.environ, url, ca_path, bundle_path, managed_vars, wgetrc)
             if handoff is not None:  # the client's child; the proxy starts once it knows
                 return handoff.start(list(command), env, proxy.start)
             proxy.start()
@@ -292,7 +309,7 @@ def run(
             if handoff is None:
                 proxy.start()
             url = f"http://{PROXY_USER}:{password}@127.0.0.1:{{port}}"
-            trust = (ca_path, bundle_path, managed_vars)
+            trust = (ca_path, bundle_path, managed_vars, wgetrc)
             plan = plan_sandboxed(command, routes, resolve or {}, sandbox, tmp, url, trust)
             if handoff is not None:  # the client starts the sandbox and passes its sockets
                 return handoff.sandbox(plan, proxy)

@@ -51,8 +51,9 @@ def plan_sandboxed(command, routes, resolve, options, tmp, url, trust) -> Plan:
     except OSError:
         real_hosts = "127.0.0.1 localhost\n::1 localhost\n"
     _write_private(hosts_path, sandbox.hosts_file(real_hosts, names).encode(), 0o644)
-    ca_path, bundle_path, managed_vars = trust
-    env = child_env(os.environ, url.format(port=proxy_port), ca_path, bundle_path, managed_vars)
+    ca_path, bundle_path, managed_vars, wgetrc = trust
+    proxy_url = url.format(port=proxy_port)
+    env = child_env(os.environ, proxy_url, ca_path, bundle_path, managed_vars, wgetrc)
     for name in sandbox.UNSET:
         env.pop(name, None)
     # Java ignores the proxy variables: it reaches the API hosts through the direct
