@@ -178,6 +178,32 @@ def test_vault_unavailable_when_header_is_corrupt(home, run):
         Vault(str(home)).get("connections", "hubspot:default")
 
 
+def test_a_record_that_cannot_be_read_is_one_line_and_the_others_still_work(home, run):
+    """Something in a record's place (here a directory; also no permission, an I/O
+    error): the commands that need it say so in one line with the SPEC's exit 6, `list`
+    and doctor go on with the rest, and nothing is a traceback or an internal error."""
+    _store(run, "hubspot")
+    _store(run, "github")
+    record = home / "vault" / "connections" / "hubspot%3Adefault.rec"
+    record.unlink()
+    record.mkdir()
+    for cmd in (["authsome", "get", "hubspot"], ["authsome", "export", "hubspot"]):
+        r = run(*cmd)
+        assert r.returncode == 6, (cmd, r.stderr)
+        assert r.stderr.strip().splitlines() == [f"authsome: cannot read {record}: Is a directory"]
+    helper = run("authsome-helper", "get", "hubspot")
+    assert helper.returncode == 6 and json.loads(helper.stdout)["error"]["code"] == (
+        "vault_unavailable"
+    )
+    listed = run("authsome", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "default (connected)" in next(x for x in listed.stdout.splitlines() if "GitHub" in x)
+    assert f"cannot read {record}" in listed.stderr
+    assert run("authsome", "get", "github", "--field", "status").stdout == "connected\n"
+    doctor = run("authsome", "doctor")
+    assert "internal error" not in doctor.stderr and "Traceback" not in doctor.stderr
+
+
 def test_stale_temp_files_from_killed_writers_are_swept(home, run):
     _store(run)
     d = home / "vault" / "connections"

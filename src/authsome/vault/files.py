@@ -101,11 +101,18 @@ class FileBackend:
         return os.path.join(self._dir(kind), _filename(name))
 
     def read(self, kind: str, name: str) -> bytes | None:
+        path = self._path(kind, name)
         try:
-            with open(self._path(kind, name), "rb") as f:
+            with open(path, "rb") as f:
                 return f.read()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            # Something in the way (a directory, no permission, an I/O error): this record
+            # cannot be read, said in one line (exit 6); the others still can be.
+            from authsome.vault.vault import RecordUnreadable
+
+            raise RecordUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def write(self, kind: str, name: str, blob: bytes) -> None:
         path = self._path(kind, name)
