@@ -137,10 +137,16 @@ def tail(
     lines: list[str] = []
     for path in (paths.audit_log_path(home) + ".1", paths.audit_log_path(home)):
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(path, encoding="utf-8", errors="replace") as f:
                 lines.extend(f.readlines())
         except FileNotFoundError:
             continue
+        except OSError as exc:  # something in its place: one line, not a traceback
+            from authsome.errors import AuthsomeError
+
+            raise AuthsomeError(
+                f"cannot read the audit log {path}: {exc.strerror or exc}"
+            ) from None
     out = []
     for line in reversed(lines):  # newest first: stop once n match
         if 0 < n <= len(out):

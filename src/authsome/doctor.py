@@ -24,6 +24,10 @@ class Check:
 def check_home(home: str) -> list[Check]:
     if not os.path.exists(home):
         return [Check("home", OK, f"{home} does not exist yet (created on first login)")]
+    if not os.path.isdir(home):
+        return [
+            Check("home", FAIL, f"{home} is not a directory", f"move it away: mv {home} {home}.old")
+        ]
     out = []
     mode = stat.S_IMODE(os.stat(home).st_mode)
     if mode != paths.DIR_MODE:

@@ -204,6 +204,31 @@ def test_a_record_that_cannot_be_read_is_one_line_and_the_others_still_work(home
     assert "internal error" not in doctor.stderr and "Traceback" not in doctor.stderr
 
 
+def test_a_home_that_is_a_file_is_one_line_everywhere(tmp_path, home, run, monkeypatch):
+    not_a_dir = tmp_path / "home-file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("AUTHSOME_HOME", str(not_a_dir))
+    for cmd in (["authsome", "get", "hubspot"], ["authsome", "run", "--", "true"]):
+        r = run(*cmd)
+        assert r.returncode == 6, (cmd, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "Not a directory" in r.stderr
+    listed = run("authsome", "list")  # the providers, and why no connection is shown
+    assert listed.returncode == 0 and "hubspot" in listed.stdout
+    assert "connections not shown" in listed.stderr and "internal" not in listed.stderr
+    doctor = run("authsome", "doctor")
+    assert f"[FAIL] home: {not_a_dir} is not a directory" in doctor.stdout
+
+
+def test_an_audit_log_that_cannot_be_read_is_one_line(home, run):
+    _store(run)
+    (home / "audit.log").unlink()
+    (home / "audit.log").mkdir()
+    r = run("authsome", "log")
+    assert r.returncode == 1
+    assert r.stderr == f"authsome: cannot read the audit log {home / 'audit.log'}: Is a directory\n"
+    assert run("authsome-helper", "get", "hubspot").returncode == 0  # a read still works
+
+
 def test_stale_temp_files_from_killed_writers_are_swept(home, run):
     _store(run)
     d = home / "vault" / "connections"

@@ -140,6 +140,12 @@ class FileBackend:
             entries = os.listdir(self._dir(kind))
         except FileNotFoundError:
             return []
+        except OSError as exc:  # the home or vault is not a directory, or not ours to read
+            from authsome.errors import VaultUnavailable
+
+            raise VaultUnavailable(
+                f"cannot list {self._dir(kind)}: {exc.strerror or exc}"
+            ) from None
         return sorted(
             _unquote(e[: -len(SUFFIX)])
             for e in entries
