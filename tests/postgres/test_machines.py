@@ -149,7 +149,9 @@ def test_sigkill_of_the_refresh_lock_holder_lets_another_machine_refresh(team, a
     finally:
         endpoint.close()
     assert waiter.returncode == 0, err
-    assert elapsed < 5, f"machine B took {elapsed:.1f}s after the kill"
+    # At once, not after the server's TCP keepalive gives up on A (10 + 3 x 5 = 25 s) or
+    # B's lock wait (120 s); 15 s leaves room for a loaded two-core CI machine.
+    assert elapsed < 15, f"machine B took {elapsed:.1f}s after the kill"
     token = json.loads(out)["access_token"]
     assert token != minted["access_token"] and auth_server.is_active(token)
     assert auth_server.counts["token:refresh_token"] == 1
