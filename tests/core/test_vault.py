@@ -219,6 +219,73 @@ def test_a_home_that_is_a_file_is_one_line_everywhere(tmp_path, home, run, monke
     assert f"[FAIL] home: {not_a_dir} is not a directory" in doctor.stdout
 
 
+def _plant_file(path: Path) -> None:
+    """A file where a folder goes (whatever was there is moved aside)."""
+    if path.exists():
+        path.rename(path.with_name(path.name + ".moved"))
+    path.write_text("")
+
+
+def _plant_dir(path: Path) -> None:
+    if path.exists():
+        path.unlink()
+    path.mkdir()
+
+
+def _plant_loop(path: Path) -> None:
+    path.rename(path.with_name(path.name + ".moved"))
+    path.symlink_to(path.name)
+
+
+BROKEN_LOCKS = {
+    "locks is a file": (lambda h: _plant_file(h / "vault" / "locks"), "Not a directory"),
+    "lock folder is a file": (
+        lambda h: _plant_file(h / "vault" / "locks" / "connections"),
+        "Not a directory",
+    ),
+    "lock file is a directory": (
+        lambda h: _plant_dir(h / "vault" / "locks" / "connections" / "hubspot%3Adefault.rec.lock"),
+        "Is a directory",
+    ),
+    "vault is a file": (lambda h: _plant_file(h / "vault"), "Not a directory"),
+    "vault is a symlink loop": (lambda h: _plant_loop(h / "vault"), "symbolic links"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_LOCKS, ids=list(BROKEN_LOCKS))
+def test_a_vault_whose_locks_cannot_be_taken_is_one_line(case, home, run):
+    """Writes take a lock file under vault/locks/: something in the way there (a file
+    for a folder, a folder for the file, a symlink loop) is exit 6 naming the path, for
+    the helper's store and for logout, not an internal error."""
+    _store(run)
+    plant, reason = BROKEN_LOCKS[case]
+    plant(home)
+    for cmd, stdin in (
+        (["authsome-helper", "store", "hubspot"], '{"access_token": "other"}'),
+        (["authsome", "logout", "hubspot", "--no-revoke"], None),
+    ):
+        r = run(*cmd, input=stdin)
+        assert r.returncode == 6, (cmd, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and reason in lines[0] and str(home) in lines[0], (cmd, lines)
+        assert "internal error" not in r.stderr
+    if case.startswith("lock"):  # the record itself was never touched
+        got = run("authsome", "get", "hubspot", "--field", "access_token", "--show-secret")
+        assert got.stdout == TOKEN + "\n"
+
+
+def test_a_config_that_is_not_utf8_is_one_line(home, run):
+    _store(run)
+    (home / "config").write_bytes(b'vault_url = "\xff"\n')
+    for cmd in (["authsome-helper", "get", "hubspot"], ["authsome", "get", "hubspot"]):
+        r = run(*cmd)
+        assert r.returncode == 6, (cmd, r.stderr)
+        assert r.stderr.startswith(f"{cmd[0]}: {home / 'config'} is not a readable TOML file")
+        assert len(r.stderr.strip().splitlines()) == 1
+    (home / "config").unlink()
+    assert run("authsome", "get", "hubspot", "--field", "status").stdout == "connected\n"
+
+
 def test_an_audit_log_that_cannot_be_read_is_one_line(home, run):
     _store(run)
     (home / "audit.log").unlink()

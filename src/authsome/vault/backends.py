@@ -35,7 +35,7 @@ def read_config(home: str | None = None) -> dict:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise VaultUnavailable(f"{path} is not a readable TOML file ({exc})") from None
 
 

@@ -122,16 +122,17 @@ class FileBackend:
         except OSError as exc:
             # A full disk, a read-only mount, something in the way: the vault cannot take
             # the record (exit 6), said in one line rather than as an internal error.
-            from authsome.errors import VaultUnavailable
-
-            raise VaultUnavailable(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise _unavailable("cannot write", path, exc) from None
         _sweep_temp_files(self._dir(kind))
 
     def delete(self, kind: str, name: str) -> bool:
+        path = self._path(kind, name)
         try:
-            os.unlink(self._path(kind, name))
+            os.unlink(path)
         except FileNotFoundError:
             return False
+        except OSError as exc:  # a directory in its place, a read-only mount
+            raise _unavailable("cannot delete", path, exc) from None
         fsync_dir(self._dir(kind))
         return True
 
@@ -141,11 +142,7 @@ class FileBackend:
         except FileNotFoundError:
             return []
         except OSError as exc:  # the home or vault is not a directory, or not ours to read
-            from authsome.errors import VaultUnavailable
-
-            raise VaultUnavailable(
-                f"cannot list {self._dir(kind)}: {exc.strerror or exc}"
-            ) from None
+            raise _unavailable("cannot list", self._dir(kind), exc) from None
         return sorted(
             _unquote(e[: -len(SUFFIX)])
             for e in entries
@@ -154,8 +151,20 @@ class FileBackend:
 
     def lock(self, kind: str, name: str) -> FileLock:
         """An exclusive lock on a separate lock file that is never replaced."""
-        lock_dir = paths.ensure_dir(os.path.join(self.root, "locks", kind))
+        lock_dir = os.path.join(self.root, "locks", kind)
+        try:
+            paths.ensure_dir(lock_dir)
+        except OSError as exc:  # a file (or a symlink loop) where the lock folder goes
+            raise _unavailable("cannot make the lock folder", lock_dir, exc) from None
         return FileLock(os.path.join(lock_dir, _filename(name) + ".lock"))
+
+
+def _unavailable(doing: str, path: str, exc: OSError) -> Exception:
+    """The vault cannot be used because of what is on disk: one line naming the file
+    (exit 6), not an internal error."""
+    from authsome.errors import VaultUnavailable
+
+    return VaultUnavailable(f"{doing} {path}: {exc.strerror or exc}")
 
 
 class FileLock:
@@ -168,7 +177,10 @@ class FileLock:
     def __enter__(self) -> FileLock:
         import fcntl
 
-        fd = paths.open_private(self.path, os.O_RDWR | os.O_CREAT)
+        try:
+            fd = paths.open_private(self.path, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:  # a directory or a symlink where the lock file goes
+            raise _unavailable("cannot open the lock file", self.path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
