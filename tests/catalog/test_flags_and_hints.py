@@ -4,6 +4,8 @@ the project file's providers itself."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def one_line(r) -> str:
     lines = r.stderr.strip().splitlines()
@@ -39,6 +41,20 @@ def test_empty_scopes_are_refused(home, run):
     assert "--scopes needs at least one scope" in one_line(r)
     r = run("authsome", "login", "hubspot", "--scopes", " , ", "--client-id", "x")
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "0", "-1", "1e300"])
+@pytest.mark.parametrize("mcp", [False, True], ids=["provider", "mcp"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_refused(seconds, mcp, home, run):
+    """argparse takes `nan` and `inf` as floats: nan waited no time at all ("timed out
+    after nan s", exit 7) and inf was an internal error (OverflowError) after the
+    browser step had begun. Refused before anything starts, with nothing stored."""
+    target = ["--mcp", "http://127.0.0.1:9/mcp"] if mcp else ["hubspot", "--client-id", "x"]
+    r = run("authsome", "login", *target, "--timeout", seconds, "--no-browser")
+    assert r.returncode == 2, r.stderr
+    assert one_line(r) == "authsome: --timeout must be a positive number of seconds (at most a day)"
+    assert r.stdout == ""
+    assert run("authsome-helper", "list").stdout == '{"protocol": 1, "connections": []}\n'
 
 
 def test_flow_error_lists_only_this_providers_flows(home, run):

@@ -19,6 +19,13 @@ from authsome.errors import Interrupted, NotFound, UsageError
 
 FLOWS = ("pkce", "device_code", "dcr_pkce", "api_key")
 DEFAULT_TIMEOUT = 300.0
+MAX_TIMEOUT = 86400.0  # a day: longer is a typo, and `inf` overflows the clock's waits
+
+
+def check_timeout(seconds: float) -> None:
+    """--timeout as given: argparse takes `nan` and `inf` as floats."""
+    if not 0 < seconds <= MAX_TIMEOUT:  # false for nan too
+        raise UsageError("--timeout must be a positive number of seconds (at most a day)")
 
 
 EXAMPLES = """examples:
@@ -279,8 +286,7 @@ def _login_oauth(
     from authsome.oauth.tokens import ClientCredentials
     from authsome.providers.templates import check_filled, fill_provider
 
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    check_timeout(args.timeout)
     if args.client_secret_stdin and not args.client_id:
         raise UsageError("--client-secret-stdin needs --client-id")
     flow = choose_flow(definition, args.flow)

@@ -35,7 +35,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def run_mcp(args: argparse.Namespace, url: str, name: str | None) -> int:
-    from authsome.cli.cmd_login import _already, _read_secret, _say
+    from authsome.cli.cmd_login import _already, _read_secret, _say, check_timeout
     from authsome.credentials import CredentialService, check_connection_name
     from authsome.oauth import mcp_discovery as rules
     from authsome.oauth import mcp_login
@@ -46,8 +46,7 @@ def run_mcp(args: argparse.Namespace, url: str, name: str | None) -> int:
     from authsome.oauth.tokens import ClientCredentials
     from authsome.providers.loader import NAME_RE, parse_definition
 
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    check_timeout(args.timeout)
     if args.client_secret_stdin and not args.client_id:
         raise UsageError("--client-secret-stdin needs --client-id")
     url = rules.check_server_url(url)
