@@ -10,6 +10,12 @@ import pytest
     [
         (["--mcp", "mcp.example.test/mcp"], "needs the server's URL"),
         (["--mcp", "ftp://mcp.example.test/"], "needs the server's URL"),
+        # urlsplit raised on these (internal error ValueError / httpx.InvalidURL)
+        (["--mcp", "https://[::1/mcp"], "needs the server's URL"),
+        (["--mcp", "https://mcp.example.test:abc/mcp"], "needs the server's URL"),
+        (["--mcp", "https://mcp.example.test:99999/mcp"], "needs the server's URL"),
+        (["--mcp", "https://mcp.example.test/m\x01cp"], "'https://mcp.example.test/m\\x01cp'"),
+        (["--mcp", "https://mcp.exa mple.test/mcp"], "needs the server's URL"),
         (["--mcp", "https://u:p@mcp.example.test/mcp"], "user:password@"),
         (["--mcp", "http://mcp.example.test/mcp"], "https://"),  # plain http off loopback
         (["--name", "x"], "--name goes with --mcp"),

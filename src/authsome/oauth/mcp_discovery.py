@@ -50,9 +50,16 @@ def scopes_of(value: str | None) -> list[str]:
 def check_server_url(url: str) -> str:
     """The MCP server URL as given, if it is one (https, or http on loopback is checked
     later with the other endpoints); no fragment, no user info."""
-    parts = urlsplit(url.strip())
+    not_a_url = UsageError(f"--mcp needs the server's URL (https://host/path), not {url!r}")
+    if any(c.isspace() or not c.isprintable() for c in url.strip()):
+        raise not_a_url  # no HTTP client would send it: a stray space or control character
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not 0-65535
+    except ValueError:  # an unclosed [ipv6, a port that is not a number
+        raise not_a_url from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UsageError(f"--mcp needs the server's URL (https://host/path), not '{url}'")
+        raise not_a_url
     if parts.fragment or parts.username or parts.password:
         raise UsageError("the MCP server URL must not carry a #fragment or user:password@")
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
