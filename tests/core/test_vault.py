@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -284,6 +285,52 @@ def test_a_config_that_is_not_utf8_is_one_line(home, run):
         assert len(r.stderr.strip().splitlines()) == 1
     (home / "config").unlink()
     assert run("authsome", "get", "hubspot", "--field", "status").stdout == "connected\n"
+
+
+def _as_user(user, base: Path, home: Path, *argv: str, stdin: str = ""):
+    env = {
+        "PATH": f"{user.bin}:/usr/bin:/bin",
+        "HOME": str(base),
+        "AUTHSOME_HOME": str(home),
+        "AUTHSOME_MASTER_KEY": base64.b64encode(b"k" * 32).decode(),
+        "AUTHSOME_AGENT": "0",
+        "NO_COLOR": "1",
+    }
+    return user.run(list(argv), env, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("where", ["parent not writable", "home owned by root"])
+def test_a_home_we_cannot_write_is_one_line(where, ordinary_user, tmp_path):
+    """A home we may not create (its parent is read-only to us) or fill (someone else's,
+    a `sudo authsome` leftover): store, login and logout are exit 6 naming the path, not
+    internal error (PermissionError). As an ordinary user: root may write anywhere."""
+    user = ordinary_user
+    base = Path(tempfile.mkdtemp(dir=user.base))
+    os.chown(base, user.uid, user.gid)
+    store = ("authsome-helper", "store", "hubspot")
+    if where == "parent not writable":
+        home = base / "ro" / "home"
+        home.parent.mkdir(mode=0o500)
+        os.chown(home.parent, user.uid, user.gid)
+        missing = home
+    else:
+        if os.getuid() != 0:
+            pytest.skip("making a home owned by someone else needs root")
+        home = base / "home"
+        assert _as_user(user, base, home, *store, stdin='{"access_token": "t"}').returncode == 0
+        os.chown(home, 0, 0)
+        os.chmod(home, 0o755)
+        (home / "providers").rmdir()
+        missing = home  # (its mode cannot be set to 0700: EPERM)
+    for argv, stdin in (
+        (store, '{"access_token": "t"}'),
+        (("authsome", "login", "openai", "--api-key-stdin"), "sk-" + "a" * 40),
+        (("authsome", "logout", "hubspot", "--no-revoke"), ""),
+    ):
+        r = _as_user(user, base, home, *argv, stdin=stdin)
+        assert r.returncode == 6, (argv, r.stderr)
+        assert r.stderr.startswith(f"{argv[0]}: cannot set up the home: {missing}: "), r.stderr
+        assert r.stderr.count("\n") == 1 and "internal error" not in r.stderr
 
 
 def test_an_audit_log_that_cannot_be_read_is_one_line(home, run):

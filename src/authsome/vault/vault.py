@@ -186,7 +186,7 @@ class Vault:
     def open_for_writing(self) -> bytes:
         """The data key a write uses: unwrapped, or made with a new vault's header.
         VaultUnavailable when the key in force does not open the vault."""
-        paths.ensure_home()
+        _ensure_home()
         key = self.data_key(create=True)
         assert key is not None
         return key
@@ -217,5 +217,15 @@ class Vault:
 
     def lock(self, kind: str, name: str):
         """An exclusive lock on one record, across processes (a context manager)."""
-        paths.ensure_home()
+        _ensure_home()
         return self.backend.lock(kind, name)
+
+
+def _ensure_home() -> None:
+    """The home before a write: one we cannot make or fill (a parent or the home itself
+    not ours to write) is the vault unavailable (exit 6), not an internal error."""
+    try:
+        paths.ensure_home()
+    except OSError as exc:
+        where = exc.filename or paths.home()
+        raise VaultUnavailable(f"cannot set up the home: {where}: {exc.strerror or exc}") from None
