@@ -61,3 +61,21 @@ def audit_log_path(base: str | None = None) -> str:
 def open_private(path: str, flags: int) -> int:
     """os.open with 0600 and O_NOFOLLOW so a planted symlink cannot redirect a write."""
     return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+
+
+def read_regular(path: str) -> bytes:
+    """The bytes of a regular file. Anything else in its place is an OSError at once
+    (a FIFO would block the open or the read forever; a directory opens fine)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", path)
+        if not stat.S_ISREG(mode):
+            raise OSError(22, "not a regular file", path)
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

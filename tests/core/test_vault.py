@@ -333,6 +333,44 @@ def test_a_home_we_cannot_write_is_one_line(where, ordinary_user, tmp_path):
         assert r.stderr.count("\n") == 1 and "internal error" not in r.stderr
 
 
+def _swap(path: Path, make) -> None:
+    if path.exists():
+        path.rename(path.with_name(path.name + ".moved"))
+    make(path)
+
+
+NOT_A_FILE = {
+    # (file, what goes in its place, the line's reason); a FIFO hung every command
+    "record is a FIFO": ("vault/connections/hubspot%3Adefault.rec", os.mkfifo, "cannot read"),
+    "header is a FIFO": ("vault/meta/header.rec", os.mkfifo, "cannot read"),
+    "config is a FIFO": ("config", os.mkfifo, "is not a readable TOML file"),
+    "key file is a FIFO": ("master.key", os.mkfifo, "cannot read the key file"),
+    # were internal error (IsADirectoryError / UnicodeDecodeError)
+    "key file is a directory": ("master.key", Path.mkdir, "cannot read the key file"),
+    "key file is not ASCII": (
+        "master.key",
+        lambda p: p.write_bytes(b"\xff\xfe"),
+        "must be the base64 encoding of 32 random bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NOT_A_FILE, ids=list(NOT_A_FILE))
+def test_a_file_of_the_vault_that_is_not_a_file_is_one_line(case, home, run, monkeypatch):
+    """A FIFO, a directory or garbage where the vault's record, header, config or key
+    file goes: one line and exit 6 at once, for the helper and the CLI."""
+    monkeypatch.delenv("AUTHSOME_MASTER_KEY")  # the key file, as with no keyring at all
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    _store(run)
+    name, make, reason = NOT_A_FILE[case]
+    _swap(home / name, make)
+    for cmd in (["authsome-helper", "get", "hubspot"], ["authsome", "get", "hubspot"]):
+        r = run(*cmd, timeout=20)
+        assert r.returncode == 6, (cmd, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and reason in lines[0] and str(home / name) in lines[0], lines
+
+
 def test_an_audit_log_that_cannot_be_read_is_one_line(home, run):
     _store(run)
     (home / "audit.log").unlink()

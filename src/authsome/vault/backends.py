@@ -33,10 +33,10 @@ def read_config(home: str | None = None) -> dict:
     import tomllib
 
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(paths.read_regular(path).decode())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise VaultUnavailable(f"{path} is not a readable TOML file ({exc})") from None
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise VaultUnavailable(f"{path} is not a readable TOML file ({why})") from None
 
 
 def check_url(url: str, where: str) -> str:

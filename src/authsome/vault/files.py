@@ -103,8 +103,7 @@ class FileBackend:
     def read(self, kind: str, name: str) -> bytes | None:
         path = self._path(kind, name)
         try:
-            with open(path, "rb") as f:
-                return f.read()
+            return paths.read_regular(path)
         except FileNotFoundError:
             return None
         except OSError as exc:

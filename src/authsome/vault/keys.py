@@ -197,10 +197,13 @@ class FileKey(KeySource):
 
     def load(self) -> bytes | None:
         try:
-            with open(self.path, encoding="ascii") as f:
-                return _decode_key(f.read(), self.path)
+            raw = paths.read_regular(self.path)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a directory or a FIFO in its place, not ours to read
+            why = exc.strerror or exc
+            raise VaultUnavailable(f"cannot read the key file {self.path}: {why}") from None
+        return _decode_key(raw.decode("ascii", "replace"), self.path)
 
     def create(self) -> bytes:
         key = os.urandom(32)
