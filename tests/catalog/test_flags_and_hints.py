@@ -57,6 +57,28 @@ def test_a_timeout_that_is_not_a_number_of_seconds_is_refused(seconds, mcp, home
     assert run("authsome-helper", "list").stdout == '{"protocol": 1, "connections": []}\n'
 
 
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--resolve", "api.test:443:999.1.1.1"], "'999.1.1.1' is not an IP address"),
+        (["--resolve", "api.test:443:localhost"], "'localhost' is not an IP address"),
+        (["--resolve", "api.test:70000:127.0.0.1"], "expected HOST:PORT:ADDR"),
+        (["--resolve", ":443:127.0.0.1"], "expected HOST:PORT:ADDR"),
+        (["--allow-host-port", "0"], "expected a port number"),
+        (["--allow-host-port", "abc"], "expected a port number"),
+    ],
+)
+def test_run_refuses_a_bad_resolve_or_port_before_starting(flags, words, home, run, tmp_path):
+    """--resolve took any text as the address: a typo such as 999.1.1.1, or a host
+    name (curl's option takes addresses only), was found only when the child's
+    connection failed. Nothing runs."""
+    marker = tmp_path / "ran"
+    r = run("authsome", "run", *flags, "--", "touch", str(marker))
+    assert r.returncode == 2, r.stderr
+    assert words in one_line(r)
+    assert not marker.exists()
+
+
 def test_flow_error_lists_only_this_providers_flows(home, run):
     r = run("authsome", "login", "hubspot", "--flow", "device_code", "--client-id", "x")
     assert r.returncode == 2
