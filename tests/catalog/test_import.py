@@ -74,6 +74,18 @@ def test_dotenv_forms():
     assert [e.line for e in entries] == [2, 3, 4, 6, 7, 8, 9, 10, 13]
 
 
+@pytest.mark.parametrize(
+    "value", ["plain", "a'b", "a'b`c`", "a'b$(x)\\\"", "back`tick'", "multi\nline'"]
+)
+def test_export_dotenv_reads_back_as_written(value):
+    """`export --format dotenv` then `import`: the same value (a backquote escaped for a
+    shell that sources the file came back with its backslash)."""
+    from authsome.protocol.envfmt import render
+
+    entries, problems = parse(render({"K": value}, "dotenv"))
+    assert problems == [] and [(e.name, e.value) for e in entries] == [("K", value)]
+
+
 def test_dotenv_problems_name_the_line_not_the_value():
     entries, problems = parse("OK=1\nsecret-value-no-equals\nX='unterminated\nY=2\n")
     assert [e.name for e in entries] == ["OK"]

@@ -168,6 +168,12 @@ def test_export_quotes_hostile_values(home, run, tmp_path):
     assert not (tmp_path / "PWNED").exists()
     dotenv = run("authsome", "export", "hubspot", "--format", "dotenv").stdout
     assert dotenv.startswith("HUBSPOT_ACCESS_TOKEN=")
+    # a .env is often sourced by a shell (`set -a; . ./.env`): a backquote in the value
+    # was left bare inside double quotes and ran as a command
+    script.write_text(dotenv + 'printf %s "$HUBSPOT_ACCESS_TOKEN"')
+    for shell in ("sh", "bash"):
+        out = subprocess.run([shell, str(script)], capture_output=True, text=True, cwd=tmp_path)
+        assert (out.stdout, out.stderr) == (hostile, "")
     assert json.loads(run("authsome", "export", "hubspot", "--format", "json").stdout) == {
         "HUBSPOT_ACCESS_TOKEN": hostile
     }

@@ -3,7 +3,7 @@
 What it accepts, as python-dotenv and docker compose read `.env` files:
 - `NAME=value`, optionally after `export `; blank lines and `# comment` lines;
 - unquoted values end at the line's end, minus a ` # comment` and surrounding blanks;
-- 'single quotes' are literal; "double quotes" know \\n \\t \\r \\" \\\\ \\$;
+- 'single quotes' are literal; "double quotes" know \\n \\t \\r \\" \\\\ \\$ \\`;
   either may span lines; after the closing quote only blanks or a comment may follow.
 - No `${VAR}` interpolation: a credential is taken exactly as written.
 Problems come back per line, without the line's content (it may hold a secret).
@@ -16,7 +16,7 @@ import re
 import attrs
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$", "`": "`"}
 
 
 @attrs.frozen

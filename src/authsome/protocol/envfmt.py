@@ -14,9 +14,9 @@ FORMATS = ("env", "shell", "dotenv", "json")
 def dotenv_quote(value: str) -> str:
     if "'" not in value and "\n" not in value:
         return "'" + value + "'"
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
-    )
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    # `$` and a backquote would expand when a shell sources the file (`set -a; . ./.env`)
+    escaped = escaped.replace("$", "\\$").replace("`", "\\`")
     return '"' + escaped + '"'
 
 
