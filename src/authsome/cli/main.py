@@ -6,8 +6,10 @@ import os
 import sys
 
 from authsome import __version__
-from authsome.entrypoints import guard
-from authsome.errors import AuthsomeError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `run` through the agent never needs typing
+if TYPE_CHECKING:
+    from authsome.errors import AuthsomeError
 
 # Each command: the module `authsome.cli.cmd_<module>` (register(subparsers), run(args))
 # and its one-line summary for the help listing. The summaries live here so that
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:
         print(f"authsome {__version__}")  # as argparse would, without importing it
         return 0
+    from authsome.entrypoints import guard  # not before: `run` and the agent's reads exit above
+
     return guard(lambda: serve(argv), report)
 
 

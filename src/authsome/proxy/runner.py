@@ -141,6 +141,17 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
             view[0] = view[0][n:]
 
 
+def _remove_run_dir(path: str) -> None:
+    """The run's directory holds only the files written into it (no subdirectory):
+    unlink each and rmdir, cheaper than shutil.rmtree; rmtree for anything else."""
+    try:
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class ProxyThread:
     """The proxy's accept loop on a daemon thread. It listens on 127.0.0.1:0, bound
     here, or (`bind=False`) on the sockets `listen` hands it later: the sandbox's,
@@ -321,6 +332,6 @@ def run(
     finally:
         if proxy is not None:
             proxy.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_run_dir(tmp)
         for s, handler in previous.items():
             signal.signal(s, handler)
