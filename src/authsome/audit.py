@@ -9,6 +9,7 @@ the log never fails the operation it describes (a failed insert falls back to th
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 from authsome import paths
@@ -37,8 +38,12 @@ def _write(entries: list[dict]) -> None:
     data = "".join(jsonlite.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
     try:
         paths.ensure_home()
-        fd = paths.open_private(paths.audit_log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        # O_NONBLOCK: a FIFO in the log's place would block the open (every get) forever
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+        fd = paths.open_private(paths.audit_log_path(), flags)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return  # nothing of ours to append to (closed below)
             os.write(fd, data)
             if os.fstat(fd).st_size > MAX_BYTES:
                 # Reads are logged on every git operation: keep one previous file, not all.
@@ -137,8 +142,7 @@ def tail(
     lines: list[str] = []
     for path in (paths.audit_log_path(home) + ".1", paths.audit_log_path(home)):
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines.extend(f.readlines())
+            lines.extend(paths.read_regular(path).decode("utf-8", "replace").splitlines(True))
         except FileNotFoundError:
             continue
         except OSError as exc:  # something in its place: one line, not a traceback

@@ -381,6 +381,22 @@ def test_an_audit_log_that_cannot_be_read_is_one_line(home, run):
     assert run("authsome-helper", "get", "hubspot").returncode == 0  # a read still works
 
 
+@pytest.mark.parametrize("name", ["audit.log", "audit.log.1"])
+def test_a_fifo_for_the_audit_log_blocks_nothing(name, home, run):
+    """A FIFO where the audit log goes blocked every get and store in the log's open
+    (and `log` in its read) forever. Reads and writes go on; `log` says why it cannot."""
+    _store(run)
+    log = home / name
+    if log.exists():
+        log.unlink()
+    os.mkfifo(log)
+    assert run("authsome-helper", "get", "hubspot", timeout=20).returncode == 0
+    _store(run, token=TOKEN + "2")
+    r = run("authsome", "log", timeout=20)
+    assert r.returncode == 1
+    assert r.stderr == f"authsome: cannot read the audit log {log}: not a regular file\n"
+
+
 def test_stale_temp_files_from_killed_writers_are_swept(home, run):
     _store(run)
     d = home / "vault" / "connections"
