@@ -28,10 +28,6 @@ def run(argv: list[str]) -> int | None:
     or None when the agent does not hold it (nothing was started or printed)."""
     if not client.enabled() or any(a.startswith(("-h", "--h")) for a in argv):
         return None  # --help is laid out for our terminal's width, which the agent lacks
-    if os.environ.get("AUTHSOME_MASTER_KEY") or os.environ.get("AUTHSOME_PASSPHRASE"):
-        from authsome.procguard import guard_process
-
-        guard_process()  # the child must not read the key in our /proc/PID/environ
     from authsome.paths import home
 
     try:
@@ -55,6 +51,13 @@ def run(argv: list[str]) -> int | None:
 def _exchange(sock, argv: list[str], caught: list[int]) -> int | None:
     try:
         sock.sendall(wire.frame(client.request_fields("run", argv, b"")))
+        if os.environ.get("AUTHSOME_MASTER_KEY") or os.environ.get("AUTHSOME_PASSPHRASE"):
+            # While the agent plans the run, before any child exists: the child must not
+            # read the key in our /proc/PID/environ or memory. (Run here instead, `run`
+            # guards itself first thing.)
+            from authsome.procguard import guard_process
+
+            guard_process()
         if sock.recv(1) != wire.ACCEPTED:
             return None
         sock.settimeout(None)  # planning may read a shared vault over the network
