@@ -397,6 +397,20 @@ def test_a_fifo_for_the_audit_log_blocks_nothing(name, home, run):
     assert r.stderr == f"authsome: cannot read the audit log {log}: not a regular file\n"
 
 
+def test_a_passphrase_that_is_not_utf8_still_opens_the_vault(home, run, monkeypatch):
+    """The environment holds bytes: a passphrase typed in a Latin-1 terminal reaches us
+    with undecodable bytes (surrogates), and was internal error (UnicodeEncodeError)."""
+    monkeypatch.delenv("AUTHSOME_MASTER_KEY")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv("AUTHSOME_PASSPHRASE", "caf\udce9")  # b"caf\xe9"
+    _store(run)
+    got = run("authsome", "get", "hubspot", "--field", "access_token", "--show-secret")
+    assert (got.returncode, got.stdout) == (0, TOKEN + "\n"), got.stderr
+    monkeypatch.setenv("AUTHSOME_PASSPHRASE", "caf\udce8")  # another byte: another key
+    wrong = run("authsome-helper", "get", "hubspot")
+    assert wrong.returncode == 6 and "does not open this vault" in wrong.stderr
+
+
 def test_stale_temp_files_from_killed_writers_are_swept(home, run):
     _store(run)
     d = home / "vault" / "connections"

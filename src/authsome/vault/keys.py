@@ -72,7 +72,9 @@ def passphrase_key(passphrase: str, salt: bytes, params: dict | None = None) -> 
 
     p = params or SCRYPT
     return hashlib.scrypt(
-        passphrase.encode(),
+        # the environment's bytes as they are: a passphrase that is not UTF-8 (undecodable
+        # bytes arrive as surrogates) is still one, and the same one each time
+        os.fsencode(passphrase),
         salt=salt,
         n=p["n"],
         r=p["r"],
