@@ -11,7 +11,7 @@ error. Both build the answer with the same rules from the same raw definition.
 from __future__ import annotations
 
 from authsome.providers.rules import all_providers_raw, fill_hosts, provider_raw
-from authsome.records import CONNECTIONS, slot, usable
+from authsome.records import CONNECTIONS, slot, usable, valid_name
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms on the hot path
 if TYPE_CHECKING:
@@ -73,6 +73,8 @@ def cached(
     min_ttl: float | Callable[[dict], float] = 60,
 ) -> dict | None:
     """The helper-protocol answer for a valid cached credential, or None (use the service)."""
+    if not valid_name(connection):  # the service says why (no file name to make of it)
+        return None
     definition = provider_raw(provider)
     if definition is None:
         return None

@@ -142,6 +142,24 @@ def test_bad_input_is_one_error_and_changes_nothing(home, run, args, stdin, code
     assert _vault_digest(home) == before
 
 
+@pytest.mark.parametrize(
+    "argv, stdin",
+    [
+        (["--connection", "c" * 300], ""),  # was exit 6: "cannot read ...: File name too long"
+        (["--connection", "a\udcffb"], ""),  # argv bytes that are not UTF-8: internal error
+        ([], '{"connection": "\\udcff"}'),  # a lone surrogate in JSON: internal error
+    ],
+    ids=["too long", "not UTF-8", "lone surrogate"],
+)
+def test_get_with_a_connection_name_that_cannot_be_one_is_bad_request(argv, stdin, home, run):
+    run("authsome-helper", "store", "hubspot", input='{"access_token": "t"}')
+    r = run("authsome-helper", "get", "hubspot", *argv, input=stdin)
+    assert r.returncode == 2, r.stderr
+    assert json.loads(r.stdout)["error"]["code"] == "bad_request"
+    assert r.stderr.startswith("authsome-helper: bad connection name ")
+    assert r.stderr.count("\n") == 1
+
+
 def test_erase_list_version(home, run):
     run("authsome-helper", "store", "hubspot", input='{"access_token":"t","expires_in":60}')
     listed = json.loads(run("authsome-helper", "list").stdout)
