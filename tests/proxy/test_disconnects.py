@@ -90,7 +90,9 @@ def test_client_leaving_mid_exchange_closes_the_upstream(pki, handler, leave, re
                 await asyncio.wait_for(h.closed_event.wait(), 10)
             after = await h.settle(baseline)
             assert (h.opened, h.closed) == (3, 3)
-            assert after == baseline, f"{after - baseline} fds left open"
+            # A leak only adds fds; fewer than the baseline is a descriptor that was
+            # still closing when it was taken (seen once under load: 19 against 20).
+            assert after <= baseline, f"{after - baseline} fds left open"
             assert h.proxy.active() == 0  # every client connection's thread has finished
         return h.errors
 
