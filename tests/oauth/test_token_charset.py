@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from oauth.kit import Login, redirect, write_provider
 from support.authserver import AuthServer
 
@@ -30,6 +32,25 @@ def test_helper_store_refuses_a_token_outside_latin1(home, server, run):
     # Latin-1 itself goes on the wire as it is (obs-text): kept
     ok = run("authsome-helper", "store", "uni", input=json.dumps({"access_token": "tok-\u00e9"}))
     assert ok.returncode == 0, ok.stdout
+
+
+@pytest.mark.parametrize("char", ["\r\n", "\n", "\x00", "\t", "\x7f"])
+def test_helper_store_refuses_a_token_with_a_control_character(char, home, server, run):
+    """A CR/LF in a stored token was kept and handed out as it was (`get`'s `headers`
+    field, `export`), splitting a header or a credential line in whoever used it; the
+    proxy and the git adapter refused it only later. Refused at store now, like an API
+    key with the same characters."""
+    write_provider(home, server, "ctl")
+    _store = run("authsome-helper", "store", "ctl", input=json.dumps({"access_token": "tok"}))
+    assert _store.returncode == 0, _store.stdout
+    body = json.dumps({"access_token": f"tok-1{char}X-Injected: 1", "expires_in": 3600})
+    res = run("authsome-helper", "store", "ctl", input=body)
+    assert res.returncode == 2, res.stdout
+    error = json.loads(res.stdout)["error"]
+    assert error["code"] == "bad_request" and "control characters" in error["message"]
+    assert "Injected" not in res.stdout + res.stderr
+    got = run("authsome-helper", "get", "ctl")
+    assert json.loads(got.stdout)["access_token"] == "tok"  # the vault kept what it had
 
 
 def test_api_keys_outside_latin1_are_refused(home, run):

@@ -94,6 +94,9 @@ def secret_problem(secret: str) -> str | None:
         secret.encode("latin-1")
     except UnicodeEncodeError:
         return "has characters outside Latin-1, which no HTTP header can carry"
+    if any(c < " " or c == "\x7f" for c in secret):
+        # CR/LF would split a header (and a git credential line); NUL ends C strings
+        return "contains control characters, which no HTTP header can carry"
     return None
 
 
