@@ -79,3 +79,20 @@ def read_regular(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def write_new(path: str, parts: list[bytes], mode: int = FILE_MODE) -> None:
+    """A new file (never an existing one, never through a symlink) holding `parts`,
+    written as they are: no joined copy of a large part."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        view = [memoryview(p) for p in parts if p]
+        while view:
+            n = os.writev(fd, view)
+            while view and n >= len(view[0]):
+                n -= len(view[0])
+                view.pop(0)
+            if n:
+                view[0] = view[0][n:]
+    finally:
+        os.close(fd)

@@ -13,6 +13,7 @@ agent itself: each run gets a process forked from it (authsome.agent.runs).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import os
@@ -139,22 +140,31 @@ def _exit_status(status: object) -> int:
     return 1
 
 
+@contextlib.contextmanager
+def client_environ(env: dict[bytes, bytes]):
+    """os.environ is the client's for the duration: the code run here reads it as the
+    client's own process would."""
+    saved = dict(os.environb)
+    os.environb.clear()
+    os.environb.update(env)
+    try:
+        yield
+    finally:
+        os.environb.clear()
+        os.environb.update(saved)
+
+
 def prime_data_key(req: Request) -> None:
     """Unwrap the vault's data key here, in the run's environment, so that the cache has
     it: a run's process is a fork of this one, and what it unwraps dies with it (each
     run would ask the keyring again). Any failure is the run's own to report."""
-    saved = dict(os.environb)
     try:
-        os.environb.clear()
-        os.environb.update(req.env)
-        from authsome.vault.vault import Vault
+        with client_environ(req.env):
+            from authsome.vault.vault import Vault
 
-        Vault().data_key()
+            Vault().data_key()
     except Exception:  # noqa: S110 -- the run's process meets it again and says why
         pass
-    finally:
-        os.environb.clear()
-        os.environb.update(saved)
 
 
 def run(req: Request, chunks: list[bytes] | None = None) -> tuple[int, list[bytes]]:
@@ -162,35 +172,32 @@ def run(req: Request, chunks: list[bytes] | None = None) -> tuple[int, list[byte
     import importlib
 
     chunks = [] if chunks is None else chunks
-    saved = (dict(os.environb), sys.stdin, sys.stdout, sys.stderr, sys.argv, os.umask(req.umask))
+    saved = (sys.stdin, sys.stdout, sys.stderr, sys.argv, os.umask(req.umask))
     try:
-        os.environb.clear()
-        os.environb.update(req.env)
-        sys.stdin = io.TextIOWrapper(io.BytesIO(req.stdin), encoding="utf-8")
-        sys.stdout = _stdio(1, req.out_info, chunks, req.ttys[0])
-        sys.stderr = _stdio(2, req.err_info, chunks, req.ttys[1])
-        sys.argv = [client.ENTRIES[req.entry], *req.argv]
-        try:
-            status: object = importlib.import_module(MAINS[req.entry]).main(req.argv)
-        except SystemExit as exc:
-            status = exc.code
-        except BaseException:  # an uncaught error ends its process with a traceback, 1
-            import traceback
-
-            traceback.print_exc()
-            status = 1
-        code = _exit_status(status)
-        for stream in (sys.stdout, sys.stderr):
+        with client_environ(req.env):
+            sys.stdin = io.TextIOWrapper(io.BytesIO(req.stdin), encoding="utf-8")
+            sys.stdout = _stdio(1, req.out_info, chunks, req.ttys[0])
+            sys.stderr = _stdio(2, req.err_info, chunks, req.ttys[1])
+            sys.argv = [client.ENTRIES[req.entry], *req.argv]
             try:
-                stream.flush()
-            except Exception:  # noqa: S110 -- what was written is recorded
-                pass
-        return code & 0xFF, chunks
+                status: object = importlib.import_module(MAINS[req.entry]).main(req.argv)
+            except SystemExit as exc:
+                status = exc.code
+            except BaseException:  # an uncaught error ends its process with a traceback, 1
+                import traceback
+
+                traceback.print_exc()
+                status = 1
+            code = _exit_status(status)
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: S110 -- what was written is recorded
+                    pass
+            return code & 0xFF, chunks
     finally:
-        env, sys.stdin, sys.stdout, sys.stderr, sys.argv, umask = saved
+        sys.stdin, sys.stdout, sys.stderr, sys.argv, umask = saved
         os.umask(umask)
-        os.environb.clear()
-        os.environb.update(env)
         os.chdir("/")
 
 

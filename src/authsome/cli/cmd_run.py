@@ -64,6 +64,8 @@ def register(sub) -> None:
 
 
 def parse_resolve(values: list[str]) -> dict[tuple[str, int], str]:
+    from authsome.protocol.urls import is_ip_address
+
     out: dict[tuple[str, int], str] = {}
     for value in values:
         host, _, rest = value.partition(":")
@@ -71,20 +73,11 @@ def parse_resolve(values: list[str]) -> dict[tuple[str, int], str]:
         addr = addr.strip("[]")
         if not host or not port.isdigit() or not 0 < int(port) < 65536 or not addr:
             raise UsageError(f"--resolve {value}: expected HOST:PORT:ADDR")
-        if not _is_ip(addr):  # as curl's: an address, else the connect fails later, obscurely
+        # As curl's option: an address, else the connect fails later, obscurely.
+        if not is_ip_address(addr):
             raise UsageError(f"--resolve {value}: {addr!r} is not an IP address")
         out[(host.lower(), int(port))] = addr
     return out
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_ports(values: list[str]) -> tuple[int, ...]:

@@ -99,3 +99,14 @@ def normal_authority(authority: str, scheme: str = "https") -> str:
     scheme's default port left out). URLRefused as `split_authority`."""
     host, port = split_authority(authority)
     return host_port(host, port, scheme)
+
+
+def is_ip_address(host: str) -> bool:
+    """True for an IPv4 or IPv6 literal (brackets allowed); `ipaddress` loads only here."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

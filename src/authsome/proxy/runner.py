@@ -11,25 +11,19 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from authsome import paths
+
+from . import foreground
 from .ca import CertAuthority
 from .childenv import child_env, user_ca_files
-from .foreground import (
-    FORWARDED,
-    FROM_TERMINAL,
-    cannot_start,
-    exit_status,
-    terminal_signals_child,
-)
 from .netns import sandboxed_pid
 from .routes import RouteTable
 
@@ -66,18 +60,14 @@ _read: dict[str, tuple[tuple[int, int, int], bytes]] = {}
 
 
 def read_ca_file(path: str) -> bytes:
-    """A CA file's bytes; the system's (~200 KB) is kept while its inode, size and mtime
-    stay (the agent's spare run process reads it ahead of its run)."""
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        seen = (st.st_ino, st.st_size, st.st_mtime_ns)
-        kept = _read.get(path)
-        if kept is not None and kept[0] == seen:
-            return kept[1]
-        data = f.read()
-    if path == system_roots_file():
-        _read[path] = (seen, data)
-    return data
+    """A CA file's bytes, kept while its inode, size and mtime stay (the system's is
+    ~200 KB: the agent's spare run process reads it ahead of its run)."""
+    st = os.stat(path)
+    seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+    kept = _read.get(path)
+    if kept is None or kept[0] != seen:
+        kept = _read[path] = (seen, paths.read_regular(path))  # a FIFO would hang open()
+    return kept[1]
 
 
 def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[str, str]:
@@ -101,16 +91,10 @@ def write_trust(directory: str, ca_pem: bytes, env: Mapping[str, str]) -> tuple[
         if data.strip():
             parts += (data, b"" if data.endswith(b"\n") else b"\n")
     parts.append(ca_pem)
-    out = []
-    for name, data in (("ca.pem", [ca_pem]), ("bundle.pem", parts)):
-        path = os.path.join(directory, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        out.append(path)
-    return out[0], out[1]
+    ca_path, bundle_path = os.path.join(directory, "ca.pem"), os.path.join(directory, "bundle.pem")
+    paths.write_new(ca_path, [ca_pem])
+    paths.write_new(bundle_path, parts)  # unjoined: no copies of the ~200 KB of roots
+    return ca_path, bundle_path
 
 
 def write_wgetrc(directory: str, bundle_path: str, env: Mapping[str, str]) -> str | None:
@@ -121,24 +105,8 @@ def write_wgetrc(directory: str, bundle_path: str, env: Mapping[str, str]) -> st
     if "WGETRC" in env or (home and os.path.lexists(os.path.join(home, ".wgetrc"))):
         return None
     path = os.path.join(directory, "wgetrc")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        _write_all(fd, [f"ca_certificate = {bundle_path}\n".encode()])
-    finally:
-        os.close(fd)
+    paths.write_new(path, [f"ca_certificate = {bundle_path}\n".encode()])
     return path
-
-
-def _write_all(fd: int, parts: list[bytes]) -> None:
-    """All of `parts`, unjoined (the roots are ~200 KB: no copies of them)."""
-    view = [memoryview(p) for p in parts if p]
-    while view:
-        n = os.writev(fd, view)
-        while view and n >= len(view[0]):
-            n -= len(view[0])
-            view.pop(0)
-        if n:
-            view[0] = view[0][n:]
 
 
 def _remove_run_dir(path: str) -> None:
@@ -242,23 +210,7 @@ def run(
         from authsome.oauth.tls import ssl_context as tls
 
     caught: list[int] = []
-    child: subprocess.Popen | None = None
-    target = [0]  # the pid signals go to: CMD's, also when bwrap stands in between
-
-    def on_signal(signum: int, _frame) -> None:
-        if child is not None and child.returncode is None:
-            if signum in FROM_TERMINAL and terminal_signals_child(child.pid):
-                return  # the terminal sent it to the child as well: once is enough
-            if sandbox is not None and target[0] == child.pid:
-                target[0] = sandboxed_pid(child.pid)
-            try:
-                os.kill(target[0], signum)
-            except ProcessLookupError:
-                pass
-        else:
-            caught.append(signum)
-
-    previous = {s: signal.signal(s, on_signal) for s in FORWARDED}
+    previous = foreground.catch(caught)  # until the child exists; then forwarded to it
     ca = CertAuthority(routes.names())
     tmp = tempfile.mkdtemp(prefix="authsome-run-")  # 0700
     password = base64.urlsafe_b64encode(os.urandom(24)).decode()  # `secrets` costs 6 ms
@@ -301,12 +253,7 @@ def run(
             if handoff is not None:  # the client's child; the proxy starts once it knows
                 return handoff.start(list(command), env, proxy.start)
             proxy.start()
-            if caught:
-                return 128 + caught[0]  # told to stop before the child existed
-            try:
-                child = subprocess.Popen(list(command), env=env)
-            except (FileNotFoundError, PermissionError) as exc:
-                return cannot_start(command[0], found=not isinstance(exc, FileNotFoundError))
+            return foreground.run_child(list(command), env, caught)
         else:
             from .sandboxed import plan_sandboxed, runnable, start_sandboxed
 
@@ -325,13 +272,9 @@ def run(
             if handoff is not None:  # the client starts the sandbox and passes its sockets
                 return handoff.sandbox(plan, proxy)
             child = start_sandboxed(plan, proxy)
-        target[0] = child.pid
-        for signum in caught:  # arrived while the child was starting
-            os.kill(sandboxed_pid(child.pid) if sandbox else child.pid, signum)
-        return exit_status(child.wait())
+        return foreground.wait_forwarding(child.pid, caught, sandboxed_pid)
     finally:
         if proxy is not None:
             proxy.stop()
         _remove_run_dir(tmp)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        foreground.restore(previous)

@@ -15,6 +15,7 @@ import shutil
 from typing import NamedTuple
 
 from authsome import paths
+from authsome.protocol.urls import is_ip_address
 
 from . import outside, sandbox
 from .childenv import child_env
@@ -42,15 +43,15 @@ def plan_sandboxed(command, routes, resolve, options, tmp, url, trust) -> Plan:
     bwrap = sandbox.find_bwrap()
     intercepted = [(h, p) for (h, p) in resolve if routes.intercepts(authority(h, p))]
     listeners, proxy_port = sandbox.listeners((p for _, p in intercepted), options.allow_host_ports)
-    names = [n for n in routes.names() if not n.startswith(".") and not _is_ip(n)]
-    names += [h for h, _ in intercepted if h not in names and not _is_ip(h)]
+    names = [n for n in routes.names() if not n.startswith(".") and not is_ip_address(n)]
+    names += [h for h, _ in intercepted if h not in names and not is_ip_address(h)]
     hosts_path = os.path.join(tmp, "hosts")
     try:
         with open("/etc/hosts") as f:
             real_hosts = f.read()
     except OSError:
         real_hosts = "127.0.0.1 localhost\n::1 localhost\n"
-    _write_private(hosts_path, sandbox.hosts_file(real_hosts, names).encode(), 0o644)
+    paths.write_new(hosts_path, [sandbox.hosts_file(real_hosts, names).encode()], 0o644)
     ca_path, bundle_path, managed_vars, wgetrc = trust
     proxy_url = url.format(port=proxy_port)
     env = child_env(os.environ, proxy_url, ca_path, bundle_path, managed_vars, wgetrc)
@@ -59,7 +60,7 @@ def plan_sandboxed(command, routes, resolve, options, tmp, url, trust) -> Plan:
     # Java ignores the proxy variables: it reaches the API hosts through the direct
     # listener, and needs the run's CA for that (its only road out in the sandbox).
     store = os.path.join(tmp, "java-truststore.p12")
-    _write_private(store, java_truststore(ca_path), 0o644)
+    paths.write_new(store, [java_truststore(ca_path)], 0o644)
     java = f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStoreType=PKCS12"
     env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), java]))
     more_dirs = outside.private_dirs(os.environ, os.getuid(), pwd.getpwuid(os.getuid()).pw_name)
@@ -92,22 +93,6 @@ def runnable(name: str) -> int | None:
     if not os.access(path, os.X_OK) or os.path.isdir(path):
         return cannot_start(name, found=True)
     return None
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _write_private(path: str, data: bytes, mode: int = 0o600) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def java_truststore(ca_path: str) -> bytes:
